@@ -1,0 +1,76 @@
+"""Ghost family (seed 001; GhostNet, Han et al., CVPR 2020): GhostConv, GhostBottleneck, C3Ghost,
+C2fGhost.
+
+GhostConv makes half its output with an ordinary Conv and the other half with a cheap 5x5
+depth-wise Conv of that half, as YOLOv5 / Ultralytics build it. C2fGhost is the article's C2f whose
+inner blocks are GhostBottlenecks (`n` passed inside).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .conv import Conv, DWConv
+from .csp import C2f, C3
+from .registry import INSIDE, Arg, c2_arg, e_arg, k_arg, register, s_arg, stride_of
+
+
+@register("GhostConv", summary="half the channels from a Conv, half from a cheap 5x5 depth-wise Conv",
+          source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of,
+          args=(c2_arg(), k_arg(1), s_arg(1), Arg("g", "int", 1, "groups", low=1),
+                Arg("act", "bool", True, "SiLU activation")))
+class GhostConv(nn.Module):
+    def __init__(self, c1, c2, k=1, s=1, g=1, act=True):
+        super().__init__()
+        c_ = c2 // 2
+        self.cv1 = Conv(c1, c_, k, s, None, g, act=act)
+        self.cv2 = Conv(c_, c_, 5, 1, None, c_, act=act)  # the cheap operation
+
+    def forward(self, x):
+        y = self.cv1(x)
+        return torch.cat((y, self.cv2(y)), 1)
+
+
+def _ghost_residual(layer):
+    if layer.args["s"] == 1 and layer.c_in[0] != layer.args["c2"]:
+        return (f"a stride-1 GhostBottleneck adds its input to its output, so it needs "
+                f"c_in == c_out (got {layer.c_in[0]} -> {layer.args['c2']})")
+    return None
+
+
+@register("GhostBottleneck", summary="two GhostConvs (depth-wise stride-2 between) plus a shortcut",
+          source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, check=_ghost_residual,
+          args=(c2_arg(), Arg("k", "int", 3, "depth-wise kernel", low=1, high=15),
+                s_arg(1, high=2)))
+class GhostBottleneck(nn.Module):
+    def __init__(self, c1, c2, k=3, s=1):
+        super().__init__()
+        c_ = c2 // 2
+        self.conv = nn.Sequential(
+            GhostConv(c1, c_, 1, 1),  # point-wise
+            DWConv(c_, c_, k, s, act=False) if s == 2 else nn.Identity(),  # depth-wise
+            GhostConv(c_, c2, 1, 1, act=False),  # point-wise, linear
+        )
+        self.shortcut = (nn.Sequential(DWConv(c1, c1, k, s, act=False), Conv(c1, c2, 1, 1, act=False))
+                         if s == 2 else nn.Identity())
+
+    def forward(self, x):
+        return self.conv(x) + self.shortcut(x)
+
+
+@register("C3Ghost", summary="C3 with GhostBottlenecks inside", source="YOLOv5 / Ultralytics",
+          args=(c2_arg(), Arg("shortcut", "bool", True, "kept for C3 compatibility"),
+                Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE)
+class C3Ghost(C3):
+    @staticmethod
+    def inner(c_, shortcut, g):
+        return GhostBottleneck(c_, c_)
+
+
+@register("C2fGhost", summary="C2f whose inner blocks are GhostBottlenecks",
+          source="seed 001 (YOLOv8-GhostNet)",
+          args=(c2_arg(), Arg("shortcut", "bool", False, "kept for C2f compatibility"),
+                Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE)
+class C2fGhost(C2f):
+    def inner(self, n, shortcut, g) -> nn.Module:
+        return nn.Sequential(*(GhostBottleneck(self.c, self.c) for _ in range(n)))

@@ -1,0 +1,91 @@
+"""GSConv slim-neck family (seed 002; Li et al., "Slim-neck by GSConv", 2022): GSConv, GSConvns,
+GSBottleneck and VoVGSCSP.
+
+GSConv = a dense Conv to half the channels, a cheap 5x5 depth-wise Conv of that half, concat, then a
+channel shuffle that interleaves the two halves so the dense and depth-wise features mix.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .conv import Conv
+from .registry import INSIDE, Arg, c2_arg, e_arg, k_arg, register, s_arg, stride_of
+
+GS_ARGS = (c2_arg(), k_arg(1), s_arg(1), Arg("g", "int", 1, "groups", low=1),
+           Arg("act", "bool", True, "SiLU activation"))
+
+
+def _even_c2(layer):
+    if layer.args["c2"] % 2:
+        return f"c2 must be even: half the channels are dense, half depth-wise (got {layer.args['c2']})"
+    return None
+
+
+@register("GSConv", summary="dense Conv to c/2 + depth-wise 5x5 of it, concat, channel shuffle",
+          source="seed 002 / slim-neck (GSConv)", args=GS_ARGS, stride=stride_of, check=_even_c2)
+class GSConv(nn.Module):
+    def __init__(self, c1, c2, k=1, s=1, g=1, act=True):
+        super().__init__()
+        c_ = c2 // 2
+        self.cv1 = Conv(c1, c_, k, s, None, g, act=act)
+        self.cv2 = Conv(c_, c_, 5, 1, None, c_, act=act)
+
+    def mix(self, x1):
+        return torch.cat((x1, self.cv2(x1)), 1)
+
+    def forward(self, x):
+        x2 = self.mix(self.cv1(x))  # (B, C, H, W): [dense | depth-wise]
+        b, c, h, w = x2.shape
+        # shuffle: the even channels, then the odd ones, so each half mixes dense and cheap features
+        y = x2.reshape(b * c // 2, 2, h * w).permute(1, 0, 2).reshape(2, -1, c // 2, h, w)
+        return torch.cat((y[0], y[1]), 1)
+
+
+@register("GSConvns", summary="GSConv with a learned 1x1 'normative shuffle' + ReLU (TensorRT-friendly)",
+          source="seed 002 / slim-neck (GSConvns)", args=GS_ARGS, stride=stride_of, check=_even_c2)
+class GSConvns(GSConv):
+    """The article constructs `nn.ReLU(x)` (a module) where it means to apply ReLU, and ignores the
+    k / s / g / act it is given; here the ReLU is applied and the arguments are honoured."""
+
+    def __init__(self, c1, c2, k=1, s=1, g=1, act=True):
+        super().__init__(c1, c2, k, s, g, act)
+        self.shuf = nn.Conv2d(c2 // 2 * 2, c2, 1, 1, 0, bias=False)
+
+    def forward(self, x):
+        return F.relu(self.shuf(self.mix(self.cv1(x))))
+
+
+@register("GSBottleneck", summary="GSConv 1x1 to c/2, GSConv 3x3 (no act), plus a 1x1 Conv shortcut",
+          source="seed 002 / slim-neck", stride=stride_of,
+          args=(c2_arg(), k_arg(3), s_arg(1), e_arg()))
+class GSBottleneck(nn.Module):
+    def __init__(self, c1, c2, k=3, s=1, e=0.5):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.conv_lighting = nn.Sequential(GSConv(c1, c_, 1, 1), GSConv(c_, c2, 3, s, act=False))
+        self.shortcut = Conv(c1, c2, 1, s, act=False)
+
+    def forward(self, x):
+        return self.conv_lighting(x) + self.shortcut(x)
+
+
+@register("VoVGSCSP", summary="one-shot-aggregation CSP of GSBottlenecks: the slim-neck's C3",
+          source="seed 002 / slim-neck (VoV-GSCSP)", repeat=INSIDE,
+          args=(c2_arg(), Arg("shortcut", "bool", True, "kept for C3 compatibility"),
+                Arg("g", "int", 1, "groups", low=1), e_arg()))
+class VoVGSCSP(nn.Module):
+    """Upstream also builds a 3x3 `res` Conv that forward never uses: it is left out here, so the
+    parameter count is what the model actually uses (upstream's count is higher by that conv)."""
+
+    def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c1, c_, 1, 1)
+        self.gsb = nn.Sequential(*(GSBottleneck(c_, c_, e=1.0) for _ in range(n)))
+        self.cv3 = Conv(2 * c_, c2, 1)
+
+    def forward(self, x):
+        return self.cv3(torch.cat((self.cv2(x), self.gsb(self.cv1(x))), 1))

@@ -1,0 +1,1 @@
+"""Spec -> graph -> counts / picture / nn.Module. No Gradio, no training here (DESIGN.md)."""

@@ -1,0 +1,93 @@
+"""count: LayerGraph -> Counts, the numbers the page shows on every click.
+
+- params: as YOLOv5 / Ultralytics summaries print them (every parameter, DFL's fixed conv included).
+- gflops: 2 x multiply-adds of one forward at the real image size, thop's rules (graph/flops.py).
+- gflops_stride: the YOLOv5 / Ultralytics shortcut — count at one stride-sized image (the largest
+  stride, at least 32) and scale by (imgsz / stride)^2. It overstates layers whose cost does not
+  grow with the image (squeeze-and-excite FCs), which is why both are given.
+- fused_*: after every BatchNorm is folded and RepVGG blocks re-parameterised (the deploy form).
+
+Everything is counted on the meta device: no weights are allocated, only shapes flow.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+from blocks.conv import Conv
+
+from . import limits
+from .errors import SpecError
+from .flops import layer_macs
+from .model import DetectionModel, count_params
+from .resolve import LayerGraph
+
+
+NOT_BY_AREA = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Linear)
+
+
+@dataclass
+class Counts:
+    layers: int  # modules in the model, as YOLO's summary line counts them
+    params: int
+    gflops: float
+    gflops_stride: float
+    fused_params: int
+    fused_gflops: float
+    imgsz: int
+    per_layer: list[dict]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _image(graph: LayerGraph, size: int) -> torch.Tensor:
+    return torch.empty(1, graph.spec.ch, size, size, device="meta")
+
+
+def count(graph: LayerGraph) -> Counts:
+    model = DetectionModel(graph, device="meta")
+    params = count_params(model)
+    if params > limits.MAX_PARAMS:
+        raise SpecError(f"the model would have {params:,} parameters, over the limit of "
+                        f"{limits.MAX_PARAMS:,}; lower the width, depth or channels")
+    stride = max(graph.max_stride, 32)
+    macs = layer_macs(model, _image(graph, graph.imgsz))
+    scale = (graph.imgsz / stride) ** 2
+    # Every layer's cost grows with image area except after a global pool (SE layers): only then
+    # does the shortcut differ from the real count, and only then is a second pass needed.
+    if any(type(m) in NOT_BY_AREA for m in model.modules()):
+        macs_stride = layer_macs(model, _image(graph, stride))
+    else:
+        macs_stride = [m / scale for m in macs]
+    per_layer = []
+    for node, layer, mac, mac_s in zip(graph.layers, model.model, macs, macs_stride):
+        per_layer.append({
+            "index": node.index, "from": node.from_, "n": node.n, "params": count_params(layer),
+            "module": node.module, "args": _plain(node.ctor), "section": node.section,
+            "out_shape": list(node.shape) if node.c_out else None, "stride": node.stride or None,
+            "tap": node.tap or None, "gflops": 2 * mac / 1e9, "gflops_stride": 2 * mac_s * scale / 1e9,
+        })
+    n_modules = yolo_layer_count(model)
+    model.fuse()
+    fused_macs = layer_macs(model, _image(graph, graph.imgsz))
+    return Counts(
+        layers=n_modules, params=params, gflops=2 * sum(macs) / 1e9,
+        gflops_stride=2 * sum(macs_stride) * scale / 1e9, fused_params=count_params(model),
+        fused_gflops=2 * sum(fused_macs) / 1e9, imgsz=graph.imgsz, per_layer=per_layer,
+    )
+
+
+def yolo_layer_count(model: nn.Module) -> int:
+    """Modules as YOLOv5 / Ultralytics summaries count them: their Convs share one SiLU module
+    (counted once); ours each own theirs, so all Conv activations count as one here."""
+    acts = sum(1 for m in model.modules() if isinstance(m, Conv) and type(m.act) is nn.SiLU)
+    return len(list(model.modules())) - max(acts - 1, 0)
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

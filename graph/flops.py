@@ -1,0 +1,77 @@
+"""FLOPs the way YOLOv5 / Ultralytics report them: thop's counting rules (multiply-adds per module
+type, BatchNorm counted, activations / pooling / concat free), doubled into FLOPs by the caller.
+
+Our own counter rather than thop itself so the count comes per layer and runs on the meta device
+(shapes only, no arithmetic); tests check it against `thop.profile` on real models.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+def _conv(m, x, y):
+    return y.numel() * (x.shape[1] // m.groups) * math.prod(m.weight.shape[2:])
+
+
+def _norm(m, x, y):
+    return x.numel() * (4 if getattr(m, "affine", False) or getattr(m, "elementwise_affine", False) else 2)
+
+
+def _adaptive_avg(m, x, y):
+    kernel = math.prod(a / b for a, b in zip(x.shape[2:], y.shape[2:]))
+    return int((kernel + 1) * y.numel())
+
+
+def _upsample(m, x, y):
+    per = {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}
+    return y.numel() * per.get(m.mode, 0)
+
+
+# thop 0.1.1's register_hooks, the types our blocks use (exact type match, like thop).
+RULES = {
+    nn.Conv2d: _conv,
+    nn.BatchNorm2d: _norm,
+    nn.LayerNorm: _norm,
+    nn.Linear: lambda m, x, y: m.in_features * y.numel(),
+    nn.AvgPool2d: lambda m, x, y: y.numel(),
+    nn.AdaptiveAvgPool2d: _adaptive_avg,
+    nn.Upsample: _upsample,
+}
+
+
+def _same_shape(x):
+    return x
+
+
+@torch.no_grad()
+def layer_macs(model: nn.Module, x: torch.Tensor) -> list[int]:
+    """Multiply-adds of each top-level layer of `model.model` for one forward pass of `x`."""
+    layers = list(model.model)
+    macs = [0] * len(layers)
+    handles, passthrough = [], []
+    for i, layer in enumerate(layers):
+        for m in layer.modules():
+            if x.is_meta and type(m) is nn.BatchNorm2d:
+                # BatchNorm's meta kernel is a slow Python decomposition (~3 ms a call); its output
+                # shape is its input shape, so on the meta device it is passed straight through.
+                m.forward = _same_shape
+                passthrough.append(m)
+            rule = RULES.get(type(m))
+            if rule is not None:
+                def hook(mod, inp, out, i=i, rule=rule):
+                    macs[i] += rule(mod, inp[0], out)
+                handles.append(m.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+        for m in passthrough:
+            del m.forward
+    return macs

@@ -1,0 +1,11 @@
+"""Hard limits on what a spec may ask for, so a hostile or mistyped request is refused with a
+message before anything is allocated. Generous for every real lightweight detector."""
+
+MAX_TEXT_BYTES = 256 * 1024   # a model yaml is a few KB
+MAX_YAML_NODES = 20_000       # yaml nodes after parsing (alias bombs are refused outright)
+MAX_LAYERS = 400              # YOLOv8x has 23
+MAX_REPEATS = 64              # n, before depth scaling
+MAX_CHANNELS = 8192           # per layer, after width scaling
+MAX_NC = 10_000
+MAX_PARAMS = 500_000_000      # YOLOv8x has 68 M
+MIN_IMGSZ, MAX_IMGSZ = 32, 4096

@@ -1,0 +1,78 @@
+"""build: LayerGraph -> DetectionModel, a torch nn.Module that runs the layers in order and keeps
+the outputs later layers read (the YOLOv5 way). No dummy forward in the constructor: strides come
+from the graph. `device="meta"` builds the same module without allocating weights, for counting.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from blocks.registry import STACK
+
+from . import limits
+from .errors import SpecError
+from .resolve import LayerGraph, LayerNode
+
+
+def make_layer(node: LayerNode) -> nn.Module:
+    cls = node.info.cls
+    if node.info.repeat == STACK and node.n > 1:
+        m = nn.Sequential(*(cls(*node.ctor, **node.ctor_kw) for _ in range(node.n)))
+    else:
+        m = cls(*node.ctor, **node.ctor_kw)
+    m.i, m.f, m.type = node.index, node.sources, node.module  # where it sits, for forward and tables
+    m.multi = node.info.inputs != 1  # takes a list of maps (Concat, ADD, Detect)
+    return m
+
+
+class DetectionModel(nn.Module):
+    def __init__(self, graph: LayerGraph, device: str | torch.device | None = None):
+        super().__init__()
+        with torch.device(device or "cpu"):
+            self.model = nn.Sequential(*(make_layer(node) for node in graph.layers))
+            self.register_buffer("stride", torch.tensor(graph.strides, dtype=torch.float), persistent=False)
+        self.save = graph.save
+        self.nc = graph.spec.nc
+        if not self.stride.is_meta:
+            self._initialize()
+
+    def _initialize(self):
+        """BatchNorm as YOLOv5 / Ultralytics train it; head biases at sensible priors."""
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eps, m.momentum = 1e-3, 0.03
+            elif isinstance(m, (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish)):
+                m.inplace = True
+        head = self.model[-1]
+        if hasattr(head, "init_biases"):
+            head.init_biases()
+
+    def forward(self, x):
+        kept, prev = {-1: x}, x
+        for m in self.model:
+            inputs = [prev if s == m.i - 1 else kept[s] for s in m.f]
+            prev = m(inputs if m.multi else inputs[0])
+            if m.i in self.save:
+                kept[m.i] = prev
+        return prev
+
+    @torch.no_grad()
+    def fuse(self) -> "DetectionModel":
+        """Deploy form: every block folds its BatchNorms and re-parameterises itself (duck typing)."""
+        for m in list(self.modules()):
+            if m is not self and callable(getattr(m, "fuse", None)):
+                m.fuse()
+        return self
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def build(graph: LayerGraph, device: str | torch.device = "cpu") -> DetectionModel:
+    """A real model with weights. Refused before allocating if it would be over the size limit."""
+    params = count_params(DetectionModel(graph, device="meta"))
+    if params > limits.MAX_PARAMS:
+        raise SpecError(f"the model would have {params:,} parameters, over the limit of "
+                        f"{limits.MAX_PARAMS:,}; lower the width, depth or channels")
+    return DetectionModel(graph, device=device)
