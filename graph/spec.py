@@ -41,7 +41,7 @@ class ModelSpec:
     scales: tuple = ()  # ((name, (depth, width, max_channels)), ...)
     scale: str | None = None
     ch: int = 3
-    name: str = "model"
+    name: str = field(default="model", compare=False)
     extra: tuple = field(default=(), compare=False)  # other top-level keys, kept for the round trip
 
     @property

@@ -1,0 +1,54 @@
+"""The template library on disk (templates/): backbone / neck / head fragments and whole-model
+presets, each with a name, a one-line summary and its source. Read once, cached."""
+from __future__ import annotations
+
+import functools
+import os
+
+import yaml
+
+from .errors import SpecError
+
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+KINDS = {"backbone": "backbones", "neck": "necks", "head": "heads"}
+
+
+@functools.lru_cache(maxsize=None)
+def fragments(kind: str) -> dict[str, dict]:
+    """name -> fragment data for one kind (backbone | neck | head), in file-name order."""
+    folder = os.path.join(ROOT, KINDS[kind])
+    out = {}
+    for fn in sorted(os.listdir(folder)):
+        if fn.endswith(".yaml"):
+            with open(os.path.join(folder, fn), encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+            if data.get("kind") != kind:
+                raise ValueError(f"{fn}: kind is {data.get('kind')!r}, expected {kind!r}")
+            out[data["name"]] = data
+    return out
+
+
+def fragment(kind: str, name: str) -> dict:
+    table = fragments(kind)
+    if name not in table:
+        raise SpecError(f"unknown {kind} {name!r}; choose one of {', '.join(table)}", field=kind)
+    return table[name]
+
+
+@functools.lru_cache(maxsize=None)
+def presets() -> dict[str, dict]:
+    """name -> {name, summary, source, picks | file}; see templates/models/presets.yaml."""
+    with open(os.path.join(ROOT, "models", "presets.yaml"), encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return {p["name"]: p for p in data["presets"]}
+
+
+def preset(name: str) -> dict:
+    table = presets()
+    if name not in table:
+        raise SpecError(f"unknown preset {name!r}; choose one of {', '.join(table)}", field="preset")
+    return table[name]
+
+
+def preset_path(name: str) -> str:
+    return os.path.join(ROOT, "models", preset(name)["file"])
