@@ -66,7 +66,7 @@ def count(graph: LayerGraph) -> Counts:
     for node, layer, mac, mac_s in zip(graph.layers, model.model, macs, macs_stride):
         per_layer.append({
             "index": node.index, "from": node.from_, "n": node.n, "params": count_params(layer),
-            "module": node.module, "args": _plain(node.ctor), "section": node.section,
+            "module": node.module, "args": _plain(node.shown_args), "section": node.section,
             "out_shape": list(node.shape) if node.c_out else None, "stride": node.stride or None,
             "tap": node.tap or None, "gflops": 2 * mac / 1e9, "gflops_stride": 2 * mac_s * scale / 1e9,
         })

@@ -42,6 +42,10 @@ RULES = {
 }
 
 
+SHAPE_PRESERVING = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid,
+                    nn.Sigmoid, nn.LeakyReLU)
+
+
 def _same_shape(x):
     return x
 
@@ -54,9 +58,9 @@ def layer_macs(model: nn.Module, x: torch.Tensor) -> list[int]:
     handles, passthrough = [], []
     for i, layer in enumerate(layers):
         for m in layer.modules():
-            if x.is_meta and type(m) is nn.BatchNorm2d:
-                # BatchNorm's meta kernel is a slow Python decomposition (~3 ms a call); its output
-                # shape is its input shape, so on the meta device it is passed straight through.
+            if x.is_meta and type(m) in SHAPE_PRESERVING:
+                # Their meta kernels are slow Python decompositions (~3 ms a call for BatchNorm and
+                # ReLU6); the output shape is the input shape, so on meta they pass straight through.
                 m.forward = _same_shape
                 passthrough.append(m)
             rule = RULES.get(type(m))

@@ -46,13 +46,10 @@ class LayerNode:
     @property
     def from_(self):
         """`from` as YOLO writes it: -1 for the previous layer, else absolute indices."""
-        rel = [-1 if s == self.index - 1 else s for s in self.sources]
+        rel = [-1 if k == 0 and s == self.index - 1 else s for k, s in enumerate(self.sources)]
         return rel[0] if len(rel) == 1 else rel
 
-    @property
-    def yaml_args(self) -> list:
-        """Args after scaling, as YOLO's per-layer table prints them (c1 first for OUT blocks)."""
-        return list(self.ctor)
+    shown_args: tuple = ()  # as YOLO's per-layer table prints them: scaled, only those written
 
 
 @dataclass
@@ -195,6 +192,7 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
             c_out=c_out, shape=(c_out, h, w), stride=imgsz // h if h else 0,
             section="backbone" if lay.section == "backbone" else ("head" if info.channels == HEAD else "neck"),
             ctor=_ctor(info, c_in, values, n), ctor_kw=ctor_kw,
+            shown_args=_ctor(info, c_in, values[:max(len(lay.args), 1 if info.channels == OUT else 0)], n),
         )
         nodes.append(node)
         dag.add_node(i, node=node)

@@ -115,6 +115,8 @@ def load_yaml(text: str) -> tuple[object, list[str]]:
     if len(text.encode("utf-8", "replace")) > limits.MAX_TEXT_BYTES:
         raise SpecError(f"the yaml is larger than {limits.MAX_TEXT_BYTES // 1024} KB; a model file is a few KB")
     try:
+        if any(q in text for q in "\u2018\u2019\u201c\u201d"):  # PyYAML takes ‘nearest’ for a plain word
+            raise yaml.YAMLError("typographic quotes")
         return _safe_load(text), []
     except yaml.YAMLError as first:
         fixed, notes = repair(text)

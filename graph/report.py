@@ -1,0 +1,39 @@
+"""The text and JSON that `launch.py info` prints: a YOLO-style summary line and per-layer table."""
+from __future__ import annotations
+
+from .counts import Counts
+from .resolve import LayerGraph
+
+
+def _args_text(args) -> str:
+    text = str(args).replace("'", "")
+    return text if len(text) <= 44 else text[:41] + "..."
+
+
+def info_dict(graph: LayerGraph, counts: Counts, notes: list[str]) -> dict:
+    spec = graph.spec
+    return {
+        "name": spec.name, "dialect": spec.dialect, "nc": spec.nc, "scale": spec.scale,
+        "depth_multiple": spec.multiples[0], "width_multiple": spec.multiples[1],
+        "strides": graph.strides, **counts.as_dict(), "notes": notes,
+    }
+
+
+def info_text(graph: LayerGraph, counts: Counts, notes: list[str]) -> str:
+    lines = [f"note: {n}" for n in notes]
+    lines.append(f"{'':>3} {'from':>18} {'n':>3} {'params':>10}  {'module':<22}{'arguments':<46}"
+                 f"{'output':>16} {'GFLOPs':>8}")
+    for row in counts.per_layer:
+        shape = "x".join(map(str, row["out_shape"])) if row["out_shape"] else "-"
+        lines.append(f"{row['index']:>3} {str(row['from']):>18} {row['n']:>3} {row['params']:>10}  "
+                     f"{row['module']:<22}{_args_text(row['args']):<46}{shape:>16} {row['gflops']:>8.3f}")
+    spec = graph.spec
+    lines.append(f"{spec.name} summary: {counts.layers} layers, {counts.params:,} parameters, "
+                 f"{counts.gflops:.2f} GFLOPs at {counts.imgsz}x{counts.imgsz}")
+    if abs(counts.gflops_stride - counts.gflops) > 0.005:
+        lines.append(f"  YOLOv5 / Ultralytics print {counts.gflops_stride:.2f} GFLOPs: they count one "
+                     f"{max(graph.max_stride, 32)}-pixel image and scale by area, which overstates "
+                     f"layers that do not grow with the image (squeeze-and-excite)")
+    lines.append(f"  fused for deploy: {counts.fused_params:,} parameters, {counts.fused_gflops:.2f} GFLOPs; "
+                 f"weights {counts.params * 4 / 2**20:.2f} MB (fp32)")
+    return "\n".join(lines)

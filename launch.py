@@ -1,0 +1,134 @@
+"""YOLO Lite Designer — the one entry point.
+
+    python launch.py                      serve the designer (from the app issue on; for now: help)
+    python launch.py catalog [--json]     blocks, backbones, necks, heads, presets
+    python launch.py compose --backbone B --neck N --head H [--scale s] [--nc 80] [-o FILE]
+    python launch.py info FILE|PRESET [--scale S] [--nc N] [--imgsz 640] [--json] [--check]
+
+Bad input prints one line naming the layer and the cause and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def cmd_catalog(a) -> int:
+    from graph.catalog import catalog, catalog_text
+
+    print(json.dumps(catalog(), indent=1) if a.json else catalog_text())
+    return 0
+
+
+def cmd_compose(a) -> int:
+    from graph.compose import compose
+    from graph.dump import stride_comments, to_yaml
+    from graph.resolve import resolve
+
+    spec = compose(a.backbone, a.neck, a.head, a.scale, a.nc)
+    graph = resolve(spec, a.imgsz)  # a composition that does not resolve is never written
+    text = to_yaml(spec, stride_comments(graph), title=f"{spec.name}: composed by YOLO Lite Designer "
+                   f"(backbone {a.backbone}, neck {a.neck}, head {a.head}, scale {a.scale})")
+    if a.output:
+        with open(a.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {a.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def load_spec(path: str):
+    """A yaml file, or the name of a preset."""
+    from graph.spec import parse_file
+    from graph.templates import preset_path, presets
+
+    if not os.path.exists(path) and path in presets():
+        spec, notes = parse_file(preset_path(path))
+        return spec, notes
+    return parse_file(path)
+
+
+def cmd_info(a) -> int:
+    from graph.counts import count
+    from graph.report import info_dict, info_text
+    from graph.resolve import resolve
+
+    spec, notes = load_spec(a.file)
+    spec, more = spec.with_overrides(scale=a.scale, nc=a.nc)
+    graph = resolve(spec, a.imgsz)
+    counts = count(graph)
+    info = info_dict(graph, counts, notes + more)
+    if a.check:
+        info["check"] = run_check(graph)
+    if a.json:
+        print(json.dumps(info, indent=1))
+    else:
+        print(info_text(graph, counts, notes + more))
+        if a.check:
+            c = info["check"]
+            print(f"check: built {c['params']:,} parameters; forward at {a.imgsz}: eval output "
+                  f"{tuple(c['output_shape'])}, training maps {[tuple(s) for s in c['train_shapes']]}")
+    return 0
+
+
+def run_check(graph) -> dict:
+    import torch
+
+    from graph.model import build, count_params
+
+    model = build(graph).eval()
+    x = torch.zeros(1, graph.spec.ch, graph.imgsz, graph.imgsz)
+    with torch.no_grad():
+        y = model(x)
+        model.train()
+        maps = model(x)
+    return {"params": count_params(model), "output_shape": list(y.shape),
+            "train_shapes": [list(m.shape) for m in maps]}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="launch.py", description="YOLO Lite Designer")
+    sub = p.add_subparsers(dest="cmd")
+    c = sub.add_parser("catalog", help="list blocks, backbones, necks, heads and presets")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_catalog)
+    c = sub.add_parser("compose", help="write the yaml of a backbone + neck + head")
+    c.add_argument("--backbone", required=True)
+    c.add_argument("--neck", required=True)
+    c.add_argument("--head", required=True)
+    c.add_argument("--scale", default="s", help="n | s | m | l | x (default s)")
+    c.add_argument("--nc", type=int, default=80, help="number of classes (default 80)")
+    c.add_argument("--imgsz", type=int, default=640, help=argparse.SUPPRESS)
+    c.add_argument("-o", "--output", help="file to write (default: stdout)")
+    c.set_defaults(func=cmd_compose)
+    c = sub.add_parser("info", help="layers, parameters and GFLOPs of a model yaml or preset")
+    c.add_argument("file", help="model yaml, or a preset name (see catalog)")
+    c.add_argument("--scale")
+    c.add_argument("--nc", type=int)
+    c.add_argument("--imgsz", type=int, default=640)
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--check", action="store_true", help="also build real weights and run a forward pass")
+    c.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv=None) -> int:
+    from graph.errors import SpecError
+
+    args = parser().parse_args(argv)
+    if not getattr(args, "func", None):
+        parser().print_help()
+        print("\nThe designer page arrives with the app; until then try: python launch.py catalog")
+        return 0
+    try:
+        return args.func(args)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
