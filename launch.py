@@ -1,6 +1,6 @@
 """YOLO Lite Designer — the one entry point.
 
-    python launch.py                      serve the designer (from the app issue on; for now: help)
+    python launch.py [--host H] [--port P] serve the designer on http://127.0.0.1:7860
     python launch.py catalog [--json]     blocks, backbones, necks, heads, presets
     python launch.py compose --backbone B --neck N --head H [--scale s] [--nc 80] [-o FILE]
     python launch.py info FILE|PRESET [--scale S] [--nc N] [--imgsz 640] [--json] [--check]
@@ -91,6 +91,8 @@ def run_check(graph) -> dict:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="launch.py", description="YOLO Lite Designer")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve the app on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port to serve the app on (default 7860)")
     sub = p.add_subparsers(dest="cmd")
     c = sub.add_parser("catalog", help="list blocks, backbones, necks, heads and presets")
     c.add_argument("--json", action="store_true")
@@ -120,8 +122,9 @@ def main(argv=None) -> int:
 
     args = parser().parse_args(argv)
     if not getattr(args, "func", None):
-        parser().print_help()
-        print("\nThe designer page arrives with the app; until then try: python launch.py catalog")
+        from app.main import serve
+
+        serve(args.host, args.port)
         return 0
     try:
         return args.func(args)

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from .fuse import fold_bn
-from .registry import ONCE, SAME, SUM, Arg, c2_arg, k_arg, register, s_arg, stride_of
+from .registry import ONCE, SAME, SUM, Arg, c2_arg, conv_size, k_arg, register, s_arg, stride_of
 
 
 def autopad(k, p=None, d=1):
@@ -35,7 +35,7 @@ CONV_ARGS = (
 
 
 @register("Conv", summary="Conv2d + BatchNorm + SiLU, the YOLO workhorse",
-          source="YOLOv5 / Ultralytics", args=CONV_ARGS, stride=stride_of)
+          source="YOLOv5 / Ultralytics", args=CONV_ARGS, stride=stride_of, size=conv_size)
 class Conv(nn.Module):
     def __init__(self, c1, c2, k=1, s=1, p=None, g=1, d=1, act=True):
         super().__init__()
@@ -55,7 +55,7 @@ class Conv(nn.Module):
           source="YOLOv5 / Ultralytics",
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("d", "int", 1, "dilation", low=1, high=8),
                 Arg("act", "bool", True, "SiLU activation")),
-          stride=stride_of)
+          stride=stride_of, size=conv_size)
 class DWConv(Conv):
     def __init__(self, c1, c2, k=1, s=1, d=1, act=True):
         super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
@@ -70,7 +70,8 @@ def _even_input(layer):
 
 @register("Focus", summary="space-to-depth slicing (x4 channels, /2 size) then Conv",
           source="YOLOv5 v5.0 stem", stride=lambda a: 2 * a["s"], check=_even_input,
-          args=(c2_arg(), k_arg(1), s_arg(1), Arg("p", "int?", None, "padding", low=0),
+          size=lambda a, h: conv_size(a, (h + 1) // 2),
+          args=(c2_arg(), k_arg(1), s_arg(1), Arg("p", "int?", None, "padding", low=0, high=16),
                 Arg("g", "int", 1, "groups", low=1), Arg("act", "bool", True, "SiLU activation")))
 class Focus(nn.Module):
     def __init__(self, c1, c2, k=1, s=1, p=None, g=1, act=True):

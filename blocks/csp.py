@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from .conv import Conv
-from .registry import INSIDE, Arg, c2_arg, e_arg, register
+from .registry import INSIDE, Arg, c2_arg, e_arg, odd_pools, register
 
 SHORTCUT = Arg("shortcut", "bool", True, "residual add when c1 == c2")
 GROUPS = Arg("g", "int", 1, "groups of the 3x3 conv", low=1)
@@ -72,7 +72,7 @@ class C2f(nn.Module):
 
 
 @register("SPP", summary="spatial pyramid pooling: parallel max-pools 5, 9, 13",
-          source="YOLOv3-SPP / YOLOv5",
+          source="YOLOv3-SPP / YOLOv5", check=odd_pools,
           args=(c2_arg(), Arg("k", "ints", (5, 9, 13), "pool sizes", low=1, high=31)))
 class SPP(nn.Module):
     def __init__(self, c1, c2, k=(5, 9, 13)):
@@ -89,7 +89,7 @@ class SPP(nn.Module):
 
 
 @register("SPPF", summary="fast SPP: one 5x5 max-pool applied three times in series",
-          source="YOLOv5 v6 / Ultralytics",
+          source="YOLOv5 v6 / Ultralytics", check=odd_pools,
           args=(c2_arg(), Arg("k", "int", 5, "pool size", low=1, high=31)))
 class SPPF(nn.Module):
     def __init__(self, c1, c2, k=5):

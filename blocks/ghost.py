@@ -12,11 +12,11 @@ import torch.nn as nn
 
 from .conv import Conv, DWConv
 from .csp import C2f, C3
-from .registry import INSIDE, Arg, c2_arg, e_arg, k_arg, register, s_arg, stride_of
+from .registry import INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, register, s_arg, stride_of
 
 
 @register("GhostConv", summary="half the channels from a Conv, half from a cheap 5x5 depth-wise Conv",
-          source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of,
+          source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, size=conv_size,
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("g", "int", 1, "groups", low=1),
                 Arg("act", "bool", True, "SiLU activation")))
 class GhostConv(nn.Module):
@@ -40,6 +40,7 @@ def _ghost_residual(layer):
 
 @register("GhostBottleneck", summary="two GhostConvs (depth-wise stride-2 between) plus a shortcut",
           source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, check=_ghost_residual,
+          size=lambda a, h: conv_size(a, h) if a["s"] == 2 else h,
           args=(c2_arg(), Arg("k", "int", 3, "depth-wise kernel", low=1, high=15),
                 s_arg(1, high=2)))
 class GhostBottleneck(nn.Module):

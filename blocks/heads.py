@@ -130,10 +130,9 @@ def _detect_check(layer):
                     f"Detect needs one list of anchors per input")
         if len({len(lv) for lv in anchors}) != 1 or len(anchors[0]) % 2:
             return "every anchor level needs the same number of (width, height) pairs"
-    strides = [layer.shapes[0][1] // s[1] for s in layer.shapes]
-    if sorted(set(strides)) != strides or len(set(strides)) != len(strides):
-        sizes = ", ".join(f"{h}x{w}" for _, h, w in layer.shapes)
-        return f"Detect inputs must go from fine to coarse with different sizes (got {sizes})"
+    strides = list(layer.strides)
+    if sorted(set(strides)) != strides:
+        return f"Detect inputs must go from fine to coarse, each at its own stride (got strides {strides})"
     return None
 
 

@@ -9,6 +9,7 @@ Adding a block is one family file plus one import line; `graph/` never branches 
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -56,6 +57,7 @@ class Layer:
     shapes: tuple[tuple[int, int, int], ...]  # (C, H, W) of each input
     sources: tuple[int, ...]  # absolute layer index of each input (-1 = the image)
     n: int
+    strides: tuple = ()  # input pixels per cell of each input
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,16 @@ class BlockInfo:
     inputs: int = 1  # number of inputs; 0 = two or more
     takes_c1: bool = False  # SAME-rule blocks that need their input channels (SELayer)
     stride: Callable[[dict], float] = lambda a: 1  # spatial factor per copy; 0.5 = upsample x2
+    size: Callable[[dict, int], int] | None = None  # output size from input size; default ceil(h / stride)
     check: Callable[[Layer], str | None] | None = None  # message if the layer breaks a rule
     aliases: tuple[str, ...] = field(default=())
+
+    def out_size(self, args: dict, h: int) -> int:
+        """Output height (or width) of one copy for an input of `h`."""
+        if self.size is not None:
+            return self.size(args, h)
+        f = self.stride(args)
+        return math.ceil(h / f) if f >= 1 else round(h / f)
 
     def schema(self) -> list[dict]:
         """The args as plain data, for forms and `catalog --json`."""
@@ -162,3 +172,26 @@ def e_arg(default: float = 0.5) -> Arg:
 
 def stride_of(a: dict) -> int:
     return a["s"]
+
+
+def conv_size(a: dict, h: int) -> int:
+    """A convolution's output size: floor((h + 2p - d(k - 1) - 1) / s) + 1, 'same' padding when p is
+    None (k // 2 per side, as YOLOv5's autopad)."""
+    k, s, d = a.get("k", 1), a.get("s", 1), a.get("d", 1)
+    k = k[0] if isinstance(k, tuple) else k
+    p = a.get("p")
+    p = (d * (k - 1) + 1) // 2 if p is None else p
+    return (h + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def odd_kernel(layer) -> str | None:
+    if layer.args["k"] % 2 == 0:
+        return f"the kernel must be odd to keep the map size, got {layer.args['k']}"
+    return None
+
+
+def odd_pools(layer) -> str | None:
+    ks = layer.args["k"] if isinstance(layer.args["k"], tuple) else (layer.args["k"],)
+    if any(k % 2 == 0 for k in ks):
+        return f"pool sizes must be odd to keep the map size, got {list(ks)}"
+    return None

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .fuse import fold_bn, fuse_children
-from .registry import EQUAL, ONCE, Arg, c2_arg, k_arg, register, s_arg, stride_of
+from .registry import EQUAL, ONCE, Arg, c2_arg, conv_size, k_arg, register, s_arg, stride_of
 
 
 def channel_shuffle(x, groups: int = 2):
@@ -88,7 +88,7 @@ class Shuffle_Block(nn.Module):
 
 
 @register("DWConvblock", summary="depth-wise k x k Conv + BN + ReLU, then 1x1 Conv + BN + ReLU",
-          source="seed 000 (lite neck; used there, defined here)", stride=stride_of,
+          source="seed 000 (lite neck; used there, defined here)", stride=stride_of, size=conv_size,
           args=(c2_arg(), k_arg(3), s_arg(1)))
 class DWConvblock(nn.Module):
     def __init__(self, c1, c2, k=3, s=1):

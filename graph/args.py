@@ -4,6 +4,7 @@ number belongs is an error that quotes it back.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from blocks.registry import BlockInfo
@@ -46,13 +47,14 @@ def _show(value) -> str:
 def _coerce(kind: str, value):
     """Return the value as `kind`, or raise ValueError with what was expected."""
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value.is_integer()):  # is_integer: False for inf / nan
             raise ValueError("expects a whole number")
         return int(value)
     if kind == "int?":
         return None if value is None else _coerce("int", value)
     if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError("expects a number")
         return float(value)
     if kind == "bool":

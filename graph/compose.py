@@ -31,9 +31,10 @@ def _place(frag: dict, offset: int, taps: dict[str, int], section: str) -> list[
     rows = layers_from({"backbone": frag["layers"]}, allow_taps=True, offset=offset)
     out = []
     for i, lay in enumerate(rows, start=offset):
-        refs = [_absolute(r, offset, taps, part) for r in
-                (lay.from_ if isinstance(lay.from_, tuple) else (lay.from_,))]
-        refs = [-1 if r == i - 1 else r for r in refs]  # the previous layer reads as -1, YOLO style
+        refs = [i + r if isinstance(r, int) and r < 0 <= i + r else _absolute(r, offset, taps, part)
+                for r in (lay.from_ if isinstance(lay.from_, tuple) else (lay.from_,))]
+        if refs[0] == i - 1:  # the previous layer reads as -1, written first, YOLO style
+            refs[0] = -1
         f = tuple(refs) if isinstance(lay.from_, tuple) else refs[0]
         out.append(LayerSpec(f, lay.n, lay.module, lay.args, section))
     return out

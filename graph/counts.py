@@ -20,7 +20,7 @@ from blocks.conv import Conv
 
 from . import limits
 from .errors import SpecError
-from .flops import layer_macs
+from .flops import LayerFailed, layer_macs
 from .model import DetectionModel, count_params
 from .resolve import LayerGraph
 
@@ -54,7 +54,7 @@ def count(graph: LayerGraph) -> Counts:
         raise SpecError(f"the model would have {params:,} parameters, over the limit of "
                         f"{limits.MAX_PARAMS:,}; lower the width, depth or channels")
     stride = max(graph.max_stride, 32)
-    macs = layer_macs(model, _image(graph, graph.imgsz))
+    macs = _checked_pass(graph, model)
     scale = (graph.imgsz / stride) ** 2
     # Every layer's cost grows with image area except after a global pool (SE layers): only then
     # does the shortcut differ from the real count, and only then is a second pass needed.
@@ -78,6 +78,22 @@ def count(graph: LayerGraph) -> Counts:
         gflops_stride=2 * sum(macs_stride) * scale / 1e9, fused_params=count_params(model),
         fused_gflops=2 * sum(fused_macs) / 1e9, imgsz=graph.imgsz, per_layer=per_layer,
     )
+
+
+def _checked_pass(graph: LayerGraph, model: DetectionModel) -> list[int]:
+    """The counting pass at the real image size, which also holds every layer to the shape resolve
+    promised: a block that does not run, or runs to another shape, is a SpecError naming it."""
+    shapes: list = []
+    try:
+        macs = layer_macs(model, _image(graph, graph.imgsz), shapes)
+    except LayerFailed as err:
+        node = graph.layers[err.index]
+        raise SpecError(f"does not run: {err.why}", layer=err.index, module=node.module) from None
+    for node, shape in zip(graph.layers, shapes):
+        if node.c_out and shape is not None and tuple(shape[1:]) != node.shape:
+            raise SpecError(f"runs to shape {'x'.join(map(str, shape[1:]))}, not the "
+                            f"{'x'.join(map(str, node.shape))} its rules promise", layer=node.index, module=node.module)
+    return macs
 
 
 def yolo_layer_count(model: nn.Module) -> int:

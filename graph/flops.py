@@ -42,6 +42,12 @@ RULES = {
 }
 
 
+class LayerFailed(RuntimeError):
+    def __init__(self, index: int, why: str):
+        self.index, self.why = index, why
+        super().__init__(f"layer {index}: {why}")
+
+
 SHAPE_PRESERVING = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid,
                     nn.Sigmoid, nn.LeakyReLU)
 
@@ -51,12 +57,19 @@ def _same_shape(x):
 
 
 @torch.no_grad()
-def layer_macs(model: nn.Module, x: torch.Tensor) -> list[int]:
-    """Multiply-adds of each top-level layer of `model.model` for one forward pass of `x`."""
+def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) -> list[int]:
+    """Multiply-adds of each top-level layer of `model.model` for one forward pass of `x`.
+
+    If `shapes` is a list, each layer's output shape is appended to it. A layer that fails to run
+    raises LayerFailed with its index."""
     layers = list(model.model)
     macs = [0] * len(layers)
-    handles, passthrough = [], []
+    handles, passthrough, current = [], [], [0]
     for i, layer in enumerate(layers):
+        handles.append(layer.register_forward_pre_hook(lambda mod, inp, i=i: current.__setitem__(0, i)))
+        if shapes is not None:
+            handles.append(layer.register_forward_hook(
+                lambda mod, inp, out: shapes.append(tuple(out.shape) if isinstance(out, torch.Tensor) else None)))
         for m in layer.modules():
             if x.is_meta and type(m) in SHAPE_PRESERVING:
                 # Their meta kernels are slow Python decompositions (~3 ms a call for BatchNorm and
@@ -72,6 +85,8 @@ def layer_macs(model: nn.Module, x: torch.Tensor) -> list[int]:
     model.eval()
     try:
         model(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        raise LayerFailed(current[0], str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from None
     finally:
         model.train(was_training)
         for h in handles:

@@ -166,30 +166,39 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
                             f"use number 1 or a layer before it to change channels",
                             layer=i, module=info.name, field="n")
 
-        view = Layer(index=i, args=args, c_in=c_in, shapes=shapes, sources=sources, n=n)
+        g = args.get("g", 1)
+        if g > 1 and (c_in[0] % g or (info.channels == OUT and c_out % g)):
+            raise SpecError(f"groups g={g} must divide the input and output channels "
+                            f"({c_in[0]} -> {c_out})", layer=i, module=info.name, field="args")
+
+        in_strides = tuple(1 if x < 0 else nodes[x].stride for x in sources)
+        view = Layer(index=i, args=args, c_in=c_in, shapes=shapes, sources=sources, n=n, strides=in_strides)
         why = info.check(view) if info.check else None
         if why:
             raise SpecError(why, layer=i, module=info.name)
 
-        factor = info.stride(args) ** copies
+        factor = info.stride(args)
         _, h, w = shapes[0]
-        if factor >= 1:
-            h, w = math.ceil(h / factor), math.ceil(w / factor)
-        else:
-            h, w = round(h / factor), round(w / factor)
+        for _ in range(copies):  # each stacked copy resizes again
+            h, w = info.out_size(args, h), info.out_size(args, w)
+        in_stride = 1 if sources[0] < 0 else nodes[sources[0]].stride
+        stride = in_stride * factor ** copies
         if info.channels != HEAD and (h < 1 or w < 1):
             raise SpecError(f"the feature map shrinks below 1 pixel at image size {imgsz}",
+                            layer=i, module=info.name)
+        if info.channels != HEAD and (stride != int(stride) or stride < 1):
+            raise SpecError(f"upsampled above the input resolution (stride {stride:g})",
                             layer=i, module=info.name)
 
         values = list(args.values())
         ctor_kw = {}
         if info.channels == HEAD:
             h = w = 0
-            strides = [imgsz // sh[1] for sh in shapes]
+            strides = [1 if x < 0 else nodes[x].stride for x in sources]
             ctor_kw = {"ch": list(c_in), "strides": strides}
         node = LayerNode(
             index=i, sources=sources, n=n, module=info.name, info=info, args=args, c_in=c_in,
-            c_out=c_out, shape=(c_out, h, w), stride=imgsz // h if h else 0,
+            c_out=c_out, shape=(c_out, h, w), stride=int(stride) if info.channels != HEAD else 0,
             section="backbone" if lay.section == "backbone" else ("head" if info.channels == HEAD else "neck"),
             ctor=_ctor(info, c_in, values, n), ctor_kw=ctor_kw,
             shown_args=_ctor(info, c_in, values[:max(len(lay.args), 1 if info.channels == OUT else 0)], n),

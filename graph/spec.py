@@ -123,8 +123,8 @@ def load_yaml(text: str) -> tuple[object, list[str]]:
         if notes:
             try:
                 return _safe_load(fixed), [f"repaired pasted yaml: {n}" for n in notes]
-            except yaml.YAMLError:
-                pass
+            except yaml.YAMLError as second:
+                first = second if getattr(first, "problem_mark", None) is None else first
         mark = getattr(first, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(first, "problem", None) or "not valid yaml"

@@ -1,5 +1,33 @@
-"""Tests run from the repository root; make its packages importable without installing."""
+"""Tests run from the repository root; make its packages importable without installing; torch
+uses one thread. The
+`app_url` fixture serves the real app on a free local port inside the test process (started only
+for the tests that ask for it)."""
 import os
+import socket
 import sys
 
+import pytest
+import torch
+
+# Tiny forwards on 2 shared cores: one thread each avoids oversubscription (0.5 s -> 5 ms a forward).
+torch.set_num_threads(1)
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    from app.main import CSS, build_app
+
+    demo = build_app()
+    port = free_port()
+    demo.queue(default_concurrency_limit=4).launch(server_name="127.0.0.1", server_port=port,
+                                                   prevent_thread_lock=True, quiet=True, css=CSS)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()

@@ -128,6 +128,14 @@ CASES = [
     ("repeats-10000", with_layer(2, "[-1, 10000, C3, [32]]"), 2, ["repeats"], 640),
     ("repeats-zero", with_layer(2, "[-1, 0, C3, [32]]"), 2, ["repeats"], 640),
     ("repeats-float", with_layer(2, "[-1, 1.5, C3, [32]]"), 2, ["repeats"], 640),
+    ("arg-inf", with_layer(2, "[-1, 1, Conv, [.inf, 3, 2]]"), 2, ["whole number"], 640),
+    ("arg-minus-inf", with_layer(2, "[-1, 1, Conv, [32, -.inf, 2]]"), 2, ["whole number"], 640),
+    ("arg-1e400", with_layer(2, "[-1, 1, Conv, [32, 3, 1e400]]"), 2, ["whole number"], 640),
+    ("arg-nan", with_layer(2, "[-1, 1, Conv, [32, .nan, 2]]"), 2, ["whole number"], 640),
+    ("float-arg-nan", with_layer(2, "[-1, 1, C3, [32, True, 1, .nan]]"), 2, ["expects a number"], 640),
+    ("float-arg-inf", with_layer(2, "[-1, 1, nn.Upsample, [None, .inf]]"), 2, ["expects a number"], 640),
+    ("arg-dict", with_layer(2, "[-1, 1, Conv, [{a: 1}, 3, 2]]"), 2, ["whole number"], 640),
+    ("arg-huge-int", with_layer(2, "[-1, 1, Focus, [32, 3, 1, 10000000000000000000000]]"), 2, ["outside"], 640),
     ("channels-100000", with_layer(4, "[-1, 1, Conv, [100000, 3, 2]]"), 4, ["c2"], 640),
     ("channels-over-max", with_layer(4, f"[-1, 1, Conv, [{limits.MAX_CHANNELS * 2}, 3, 2]]"), 4,
      ["channels"], 640),
@@ -173,9 +181,6 @@ CASES = [
     ("width-multiple-negative", model(header=V5_HEADER.replace("width_multiple: 1.0", "width_multiple: -1")),
      None, ["width_multiple"], 640),
     ("ch-bad", model(header=V5_HEADER + "ch: 0\n"), None, ["ch"], 640),
-    ("imgsz-not-multiple-of-max-stride", model(["[-1, 1, Conv, [16, 3, 2]]"] * 7,
-                                               ["[[4, 5, 6], 1, Detect, [nc, anchors]]"]),
-     None, ["largest stride 128"], 672),
 ]
 
 
@@ -203,6 +208,54 @@ def test_bad_spec_is_one_line_spec_error(text, layer, keywords, imgsz):
         assert err.layer == layer, msg
         assert msg.startswith(f"layer {layer}"), msg
     assert err.as_dict()["error"] == msg
+
+
+# A P6 detector (strides 8 / 16 / 32 / 64): 640 and 704 are multiples of 64, 672 is not.
+P6 = model(["[-1, 1, Conv, [16, 3, 2]]"] * 6, ["[[2, 3, 4, 5], 1, Detect, [nc, anchors]]"],
+           header=V5_HEADER + "  - [436,615, 739,380, 925,792]\n")
+
+
+@pytest.mark.parametrize("imgsz", [640, 704, 768])
+def test_p6_model_at_multiples_of_64(imgsz):
+    graph = resolve(parse(P6)[0], imgsz)
+    assert graph.strides == [8, 16, 32, 64] and graph.max_stride == 64
+
+
+def test_imgsz_must_divide_true_largest_stride():
+    with pytest.raises(SpecError) as info:
+        resolve(parse(P6)[0], 672)
+    msg = str(info.value)
+    assert "largest stride 64" in msg and "try 704" in msg, msg
+
+
+# Inputs that once got past resolve() and crashed inside torch (groups, even kernels, explicit padding):
+# each must be a SpecError naming the layer.
+KNOWN_CRASHES = [
+    ("conv-groups-not-dividing-channels", with_layer(2, "[-1, 1, Conv, [32, 3, 2, None, 3]]"),
+     "no check that groups divide c_in and c_out: torch's ValueError 'in_channels must be divisible by groups'"),
+    ("ghostconv-groups-not-dividing", with_layer(2, "[-1, 1, GhostConv, [32, 3, 2, 5]]"),
+     "same groups check missing for GhostConv / GSConv / Focus"),
+    ("sppf-even-kernel", with_layer(2, "[-1, 1, SPPF, [32, 4]]"),
+     "an even pool kernel grows the map by one pixel: torch.cat RuntimeError inside SPPF"),
+    ("even-kernel-then-concat", model(GOOD_BACKBONE[:2] + ["[-1, 1, Conv, [32, 2, 1]]", "[[-1, 1], 1, Concat, [1]]",
+                                                           "[-1, 1, Conv, [32, 3, 2]]", "[-1, 1, Conv, [32, 3, 2]]",
+                                                           "[-1, 1, Conv, [32, 3, 2]]"],
+                                      ["[[4, 5, 6], 1, Detect, [nc, anchors]]"]),
+     "resolve takes a k=2 Conv's output as H / s, torch gives H + 1: Concat passes resolve, then "
+     "count() dies with torch.cat RuntimeError"),
+    ("explicit-padding-then-concat", model(GOOD_BACKBONE[:2] + ["[-1, 1, Conv, [32, 3, 1, 0]]", "[[-1, 1], 1, Concat, [1]]",
+                                                                "[-1, 1, Conv, [32, 3, 2]]", "[-1, 1, Conv, [32, 3, 2]]",
+                                                                "[-1, 1, Conv, [32, 3, 2]]"],
+                                           ["[[4, 5, 6], 1, Detect, [nc, anchors]]"]),
+     "resolve ignores an explicit padding p: Conv [32, 3, 1, 0] is 2 px smaller than resolved"),
+]
+
+
+@pytest.mark.parametrize("text", [pytest.param(c[1], id=c[0]) for c in KNOWN_CRASHES])
+def test_known_crashes_are_spec_errors(text):
+    with pytest.raises(SpecError) as info:
+        pipeline(text, 640)
+    assert "\n" not in str(info.value) and info.value.layer is not None
 
 
 def test_unknown_block_suggests_close_match():

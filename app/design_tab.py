@@ -1,0 +1,150 @@
+"""The Design tab: pickers, live numbers, the graph, the per-layer table, the yaml editor, compare.
+
+Layout and wiring only; every handler calls app/handlers.py. Per-session state (gr.State) is plain
+data: the last good yaml text with its counts, and the pinned designs."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from graph.catalog import catalog
+from graph.errors import SpecError
+
+from . import handlers as h
+from .views import error_html, summary_html
+
+SCALES = ["n", "s", "m", "l", "x"]
+
+
+def _choices(rows: list[dict]) -> list[tuple[str, str]]:
+    return [(f"{r['name']} — {r['summary']} [{r['source']}]", r["name"]) for r in rows]
+
+
+def _outputs_for(result: dict, text: str, state: dict, imgsz: int):
+    """Everything the page shows for a good design, and the new state."""
+    change = h.change_note(result["counts"], state.get("counts") if state else None)
+    new_state = {**(state or {}), "yaml": text, "counts": result["counts"], "name": result["name"]}
+    return (summary_html(result, change, imgsz), result["svg"], result["table"], error_html(""),
+            h.write_yaml_file(text, result["name"]), new_state)
+
+
+def build_design_tab():
+    cat = catalog()
+    picks, text = h.preset_yaml(h.DEFAULT_PRESET)
+    first = h.evaluate(text, 640, h.DEFAULT_PRESET)
+    state0 = {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": []}
+
+    state = gr.State(state0)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            preset = gr.Dropdown(_choices(cat["presets"]), value=h.DEFAULT_PRESET, label="Preset")
+            backbone = gr.Dropdown(_choices(cat["backbones"]), value=picks["backbone"], label="Backbone")
+            neck = gr.Dropdown(_choices(cat["necks"]), value=picks["neck"], label="Neck")
+            head = gr.Dropdown(_choices(cat["heads"]), value=picks["head"], label="Head")
+            with gr.Row():
+                scale = gr.Radio(SCALES, value=picks["scale"], label="Scale")
+            with gr.Row():
+                nc = gr.Number(80, label="Classes", precision=0, minimum=1, maximum=10000)
+                imgsz = gr.Number(640, label="Image size", precision=0, minimum=32, maximum=4096, step=32)
+        with gr.Column(scale=3):
+            summary = gr.HTML(summary_html(first, "", 640), elem_id="summary")
+            graph = gr.HTML(first["svg"], elem_id="graph")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            yaml_box = gr.Code(text, language="yaml", label="Model yaml (edit freely: it re-validates as you type)",
+                               interactive=True, elem_id="yaml", max_lines=40)
+            yaml_error = gr.HTML(error_html(""), elem_id="yaml-error")
+            with gr.Row():
+                download = gr.DownloadButton("Download yaml", value=h.write_yaml_file(text, first["name"]),
+                                             elem_id="download-yaml")
+                upload = gr.UploadButton("Upload yaml", file_types=[".yaml", ".yml", ".txt"], elem_id="upload-yaml")
+        with gr.Column(scale=1):
+            table = gr.Dataframe(first["table"], headers=h.TABLE_HEADERS, label="Layers", interactive=False,
+                                 wrap=True, elem_id="layers", max_height=620)
+    with gr.Accordion("Compare designs", open=False):
+        with gr.Row():
+            pin = gr.Button("Pin current design", elem_id="pin")
+            unpin_name = gr.Dropdown([], label="Pinned", interactive=True, allow_custom_value=False)
+            unpin = gr.Button("Remove pin")
+            csv = gr.DownloadButton("Download CSV", value=None, elem_id="compare-csv")
+        compare_table = gr.Dataframe(headers=["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"],
+                                     interactive=False, elem_id="compare")
+        scatter = gr.ScatterPlot(x="params (M)", y="GFLOPs", color="name", label="params vs GFLOPs",
+                                 elem_id="compare-plot")
+
+    design_outputs = [summary, graph, table, yaml_error, download, state]
+
+    def on_picks(b, n, hd, sc, k, size, st):
+        try:
+            text = h.compose_yaml(b, n, hd, sc, int(k or 80), int(size or 640))
+        except SpecError as err:
+            return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
+        result = h.evaluate(text, int(size or 640), f"{b}-{n}-{hd}-{sc}")
+        if not result["ok"]:
+            return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
+        outs = _outputs_for(result, text, st, int(size or 640))
+        return (text, *outs)
+
+    for picker in (backbone, neck, head, scale, nc, imgsz):
+        picker.input(on_picks, [backbone, neck, head, scale, nc, imgsz, state], [yaml_box, *design_outputs],
+                     trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+
+    def on_preset(name, k, size, st):
+        picks, text = h.preset_yaml(name, int(k or 80))
+        result = h.evaluate(text, int(size or 640), name)
+        outs = _outputs_for(result, text, st, int(size or 640))
+        keep = gr.skip()
+        p = picks or {}
+        return (p.get("backbone", keep), p.get("neck", keep), p.get("head", keep), p.get("scale", keep),
+                text, *outs)
+
+    preset.input(on_preset, [preset, nc, imgsz, state], [backbone, neck, head, scale, yaml_box, *design_outputs],
+                 show_progress="hidden", api_visibility="private")
+
+    def on_yaml(text, size, st):
+        result = h.evaluate(text or "", int(size or 640), (st or {}).get("name", "model"))
+        if not result["ok"]:  # keep the last good graph and numbers; say what is wrong
+            return (gr.skip(),) * 3 + (error_html(result["error"]), gr.skip(), gr.skip())
+        return _outputs_for(result, text, st, int(size or 640))
+
+    yaml_box.input(on_yaml, [yaml_box, imgsz, state], design_outputs, trigger_mode="always_last",
+                   show_progress="hidden", api_visibility="private")
+
+    def on_upload(file, size, st):
+        try:
+            text = h.read_upload(file)
+        except SpecError as err:
+            return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
+        stem = os.path.splitext(os.path.basename(file))[0]
+        return (text, *on_yaml(text, size, {**(st or {}), "name": h.safe_name(stem)}))
+
+    upload.upload(on_upload, [upload, imgsz, state], [yaml_box, *design_outputs], api_visibility="private")
+
+    def render_pins(pins):
+        rows = [[p[c] for c in ("name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB")] for p in pins]
+        import pandas as pd
+
+        frame = pd.DataFrame({"name": [p["name"] for p in pins], "params (M)": [p["params"] / 1e6 for p in pins],
+                              "GFLOPs": [p["GFLOPs"] for p in pins]})
+        names = [p["name"] for p in pins]
+        return (rows, frame, gr.update(choices=names, value=names[-1] if names else None),
+                h.pins_csv(pins) if pins else None)
+
+    def on_pin(st):
+        result = h.evaluate(st["yaml"], 640, st.get("name", "model"))
+        pins = list(st.get("pins", []))
+        label, k = result["name"], 2
+        while any(p["name"] == label for p in pins):
+            label, k = f"{result['name']} ({k})", k + 1
+        pins.append(h.pin_row(result, label))
+        return (*render_pins(pins), {**st, "pins": pins})
+
+    pin.click(on_pin, [state], [compare_table, scatter, unpin_name, csv, state], api_visibility="private")
+
+    def on_unpin(name, st):
+        pins = [p for p in st.get("pins", []) if p["name"] != name]
+        return (*render_pins(pins), {**st, "pins": pins})
+
+    unpin.click(on_unpin, [unpin_name, state], [compare_table, scatter, unpin_name, csv, state],
+                api_visibility="private")

@@ -1,0 +1,61 @@
+"""HTML fragments the designer shows: the numbers panel and the yaml error line."""
+from __future__ import annotations
+
+from html import escape
+
+
+def _stat(label: str, value: str, key: str, raw=None, hint: str = "") -> str:
+    data = f' data-value="{raw}"' if raw is not None else ""
+    title = f' title="{escape(hint)}"' if hint else ""
+    return (f'<div class="yld-stat"{title}><div class="yld-label">{label}</div>'
+            f'<div class="yld-value" id="stat-{key}"{data}>{value}</div></div>')
+
+
+def summary_html(result: dict, change: str = "", imgsz: int = 640) -> str:
+    c = result["counts"]
+    cells = [
+        _stat("Parameters", f"{c['params']:,}", "params", c["params"]),
+        _stat(f"GFLOPs @{imgsz}", f"{c['gflops']:.2f}", "gflops", round(c["gflops"], 4),
+              "2 × multiply-adds of one forward pass, thop's counting rules"),
+        _stat("Fused params", f"{c['fused_params']:,}", "fused-params", c["fused_params"],
+              "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised"),
+        _stat("Fused GFLOPs", f"{c['fused_gflops']:.2f}", "fused-gflops", round(c["fused_gflops"], 4),
+              "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised"),
+        _stat("Layers", f"{c['layers']}", "layers", c["layers"], "modules, counted as YOLO's summary line does"),
+        _stat("Weights", f"{c['params'] * 4 / 2**20:.2f} MB", "size", None, "fp32"),
+    ]
+    if abs(c["gflops_stride"] - c["gflops"]) > 0.005:
+        cells.insert(2, _stat("YOLO-style GFLOPs", f"{c['gflops_stride']:.2f}", "gflops-yolo",
+                              round(c["gflops_stride"], 4)))
+    why = ""
+    if abs(c["gflops_stride"] - c["gflops"]) > 0.005:
+        why = ('<div class="yld-why">YOLOv5 / Ultralytics print the YOLO-style figure: they count one '
+               '32-pixel image and scale by area, which overstates layers whose cost does not grow with the '
+               'image (squeeze-and-excite).</div>')
+    delta = f'<div class="yld-change" id="stat-change">{escape(change)} vs previous design</div>' if change else ""
+    notes = "".join(f'<div class="yld-note">{escape(n)}</div>' for n in result.get("notes", []))
+    head = (f'<div class="yld-name">{escape(result["name"])} · {result["nc"]} classes · '
+            f'{escape(result["dialect"])} yaml · strides {"/".join(map(str, result["strides"]))}</div>')
+    return f'<div class="yld-summary">{head}<div class="yld-stats">{"".join(cells)}</div>{why}{delta}{notes}</div>'
+
+
+def error_html(message: str) -> str:
+    if not message:
+        return '<div class="yld-ok"></div>'
+    return f'<div class="yld-error" role="alert">⚠ {escape(message)}</div>'
+
+
+CSS = """
+.yld-summary {padding: 4px 2px;}
+.yld-name {font-size: 0.9rem; color: #475569; margin-bottom: 8px;}
+.yld-stats {display: flex; flex-wrap: wrap; gap: 10px;}
+.yld-stat {flex: 1 1 118px; border: 1px solid #e2e8f0; border-radius: 10px; padding: 8px 12px; background: #f8fafc;}
+.yld-label {font-size: 0.75rem; color: #64748b; text-transform: uppercase; letter-spacing: 0.04em;}
+.yld-value {font-size: 1.25rem; font-weight: 650; color: #0f172a; font-variant-numeric: tabular-nums;}
+.yld-why, .yld-note {font-size: 0.8rem; color: #64748b; margin-top: 6px;}
+.yld-change {margin-top: 8px; font-weight: 600; color: #0f766e;}
+.yld-error {color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px; padding: 8px 10px;
+            font-family: ui-monospace, monospace; font-size: 0.85rem;}
+#graph {overflow: auto; max-height: 900px; border: 1px solid #e2e8f0; border-radius: 10px; background: white;}
+#graph svg {display: block; margin: 0 auto;}
+"""

@@ -1,0 +1,66 @@
+"""The designer page in a real browser: default numbers, pick a backbone, download the yaml, break
+and fix the yaml. Screenshots of every step are written to test-artifacts/browser/."""
+import json
+
+from .helpers import info_params, launch, params_on_page, pick, wait_params_change
+
+
+def test_designer_walkthrough(page, shot, tmp_path):
+    # 1. the page opens with a design already composed, counted and drawn
+    default = params_on_page(page)
+    assert default == json.loads(launch("info", "yolov8n", "--json"))["params"] == 3157200
+    assert page.locator("#graph svg .node").count() == 23
+    shot(page, "01-opened")
+
+    # 2. pick another backbone: the count becomes exactly what launch.py info says
+    pick(page, "Backbone", "ghostnet")
+    now = wait_params_change(page, default)
+    picks = ["--backbone", "ghostnet", "--neck", "yolov8-pan", "--head", "yolov8", "--scale", "n", "--nc", "80"]
+    assert now == info_params(*picks, tmp=str(tmp_path))
+    assert page.locator('#graph svg .node[data-module="C2fGhost"]').count() == 4
+    shot(page, "02-ghostnet-backbone")
+
+    # 3. the downloaded yaml is what launch.py compose writes for the same picks
+    with page.expect_download() as dl:
+        page.locator("#download-yaml").click()
+    got = dl.value
+    assert got.suggested_filename == "ghostnet-yolov8-pan-yolov8-n.yaml"
+    assert open(got.path()).read() == launch("compose", *picks)
+
+    # 4. break the yaml: the error names the layer, the numbers and graph stay
+    editor = page.locator("#yaml .cm-content")
+    editor.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    page.keyboard.type("nc: eighty")
+    page.wait_for_function("() => document.querySelector('#yaml-error').innerText.includes('nc')")
+    assert "whole number of classes" in page.locator("#yaml-error").inner_text()
+    assert params_on_page(page) == now
+    assert page.locator("#graph svg .node").count() == 23
+    assert "nc: eighty" in editor.inner_text()  # what the user typed is kept
+    shot(page, "03-broken-yaml")
+
+    # 5. fix it: the numbers follow the yaml
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    page.keyboard.type("nc: 3")
+    fixed = wait_params_change(page, now)
+    assert fixed == info_params(*picks[:-1], "3", tmp=str(tmp_path))
+    assert page.locator("#yaml-error").inner_text().strip() == ""
+    shot(page, "04-fixed-yaml")
+
+
+def test_preset_sets_pickers_and_compare(page, shot):
+    before = params_on_page(page)
+    pick(page, "Preset", "yolov5-shufflenetv2")
+    after = wait_params_change(page, before)
+    assert after == 787085
+    assert "shufflenetv2" in page.get_by_label("Backbone", exact=True).input_value()
+    assert "lite-pan" in page.get_by_label("Neck", exact=True).input_value()
+    assert "vs previous design" in page.locator("#summary").inner_text()
+    page.get_by_text("Compare designs").click()
+    page.locator("#pin").click()
+    page.wait_for_function("() => document.querySelector('#compare').innerText.includes('787085')")
+    shot(page, "05-preset-and-compare")
