@@ -1,6 +1,8 @@
 """The app: one gr.Blocks with the designer's tabs, and `serve()` for `python launch.py`."""
 from __future__ import annotations
 
+import gc
+
 import gradio as gr
 
 from .api import register_api
@@ -19,5 +21,7 @@ def build_app() -> gr.Blocks:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, **launch_kw) -> None:
-    build_app().queue(default_concurrency_limit=4).launch(
+    demo = build_app()
+    gc.freeze()  # the long-lived objects of torch and gradio leave the collector's rounds
+    demo.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"], **launch_kw)

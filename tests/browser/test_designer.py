@@ -2,6 +2,8 @@
 and fix the yaml. Screenshots of every step are written to test-artifacts/browser/."""
 import json
 
+from graph.templates import preset_path
+
 from .helpers import info_params, launch, params_on_page, pick, wait_params_change
 
 
@@ -64,3 +66,23 @@ def test_preset_sets_pickers_and_compare(page, shot):
     page.locator("#pin").click()
     page.wait_for_function("() => document.querySelector('#compare').innerText.includes('787085')")
     shot(page, "05-preset-and-compare")
+
+
+def test_upload_yaml_loads_it_and_hover_details(page, shot, tmp_path):
+    before = params_on_page(page)
+    text = open(preset_path("yolov5-mobilenetv3-small")).read()
+    f = tmp_path / "my-mobilenet.yaml"
+    f.write_text(text)
+    with page.expect_file_chooser() as chooser:
+        page.locator("#upload-yaml").click()
+    chooser.value.set_files(str(f))
+    assert wait_params_change(page, before) == 5235267
+    assert "MobileNetV3" in page.locator("#yaml .cm-content").inner_text()
+    assert "12.15" in page.locator("#stat-gflops-yolo").inner_text()  # the YOLO-style figure, with why
+    # every node carries its hover details
+    tip = page.locator('#graph svg .node[data-index="9"] title').text_content()
+    assert "params:" in tip and "GFLOPs:" in tip and "output: 96×20×20" in tip
+    with page.expect_download() as dl:
+        page.locator("#download-yaml").click()
+    assert dl.value.suggested_filename == "my-mobilenet.yaml"
+    shot(page, "06-uploaded-yaml")
