@@ -4,6 +4,7 @@
     python launch.py catalog [--json]     blocks, backbones, necks, heads, presets
     python launch.py compose --backbone B --neck N --head H [--scale s] [--nc 80] [-o FILE]
     python launch.py info FILE|PRESET [--scale S] [--nc N] [--imgsz 640] [--json] [--check]
+    python launch.py export CFG_OR_CHECKPOINT [--imgsz 640] [--dynamic] [--out model.onnx] [--pack x.zip]
 
 Bad input prints one line naming the layer and the cause and exits with status 2.
 """
@@ -74,6 +75,32 @@ def cmd_info(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    from engine.export import export_onnx
+    from engine.loading import load_any
+
+    loaded = load_any(a.weights, a.imgsz)
+    out = a.out or os.path.splitext(os.path.basename(a.weights))[0] + ".onnx"
+    if not loaded.trained:
+        print(f"note: {a.weights} is a design, not a checkpoint: the weights are untrained", file=sys.stderr)
+    result = export_onnx(loaded, out, a.imgsz, a.dynamic)
+    if a.pack:
+        from engine.pack import export_pack
+        from graph.resolve import resolve
+        from graph.spec import parse
+
+        spec, _ = parse(loaded.yaml, name=os.path.splitext(os.path.basename(out))[0])
+        with open(a.pack, "wb") as fh:
+            fh.write(export_pack(resolve(spec, result.imgsz), loaded.yaml))
+    if a.json:
+        print(json.dumps({**result.as_dict(), "pack": a.pack}, indent=1))
+    else:
+        print(result.summary())
+        if a.pack:
+            print(f"export pack: {a.pack}")
+    return 0
+
+
 def run_check(graph) -> dict:
     import torch
 
@@ -114,21 +141,35 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.add_argument("--check", action="store_true", help="also build real weights and run a forward pass")
     c.set_defaults(func=cmd_info)
+    c = sub.add_parser("export", help="ONNX of a design or checkpoint, checked against onnxruntime")
+    c.add_argument("weights", help="checkpoint (.pt), model yaml, or preset name")
+    c.add_argument("--imgsz", type=int, default=640)
+    c.add_argument("--dynamic", action="store_true", help="batch, height and width as dynamic axes")
+    c.add_argument("--out", help="output .onnx (default: NAME.onnx here)")
+    c.add_argument("--pack", help="also write the export pack zip (yaml + blocks module + README) here")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_export)
     return p
 
 
 def main(argv=None) -> int:
     from graph.errors import SpecError
 
+    errors = (SpecError,)
     args = parser().parse_args(argv)
     if not getattr(args, "func", None):
         from app.main import serve
 
         serve(args.host, args.port)
         return 0
+    if args.cmd in ("export", "predict"):
+        from engine.checkpoint import CheckpointError
+        from engine.export import ExportError
+
+        errors += (CheckpointError, ExportError)
     try:
         return args.func(args)
-    except SpecError as err:
+    except errors as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

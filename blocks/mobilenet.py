@@ -15,6 +15,8 @@ from .registry import SAME, Arg, c2_arg, register, s_arg, stride_of
 @register("h_sigmoid", summary="hard sigmoid: ReLU6(x + 3) / 6", source="seed 003 / MobileNetV3",
           channels=SAME)
 class h_sigmoid(nn.Module):
+    elementwise = True  # output shape = input shape, nothing counted inside (graph/flops.py)
+
     def __init__(self):
         super().__init__()
         self.relu = nn.ReLU6(inplace=True)
@@ -26,6 +28,8 @@ class h_sigmoid(nn.Module):
 @register("h_swish", summary="hard swish: x * h_sigmoid(x)", source="seed 003 / MobileNetV3",
           channels=SAME)
 class h_swish(nn.Module):
+    elementwise = True
+
     def __init__(self):
         super().__init__()
         self.sigmoid = h_sigmoid()

@@ -48,6 +48,7 @@ class LayerFailed(RuntimeError):
         super().__init__(f"layer {index}: {why}")
 
 
+# Shape-preserving modules with no counted parts; blocks mark their own with `elementwise = True`.
 SHAPE_PRESERVING = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid,
                     nn.Sigmoid, nn.LeakyReLU)
 
@@ -71,7 +72,7 @@ def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) ->
             handles.append(layer.register_forward_hook(
                 lambda mod, inp, out: shapes.append(tuple(out.shape) if isinstance(out, torch.Tensor) else None)))
         for m in layer.modules():
-            if x.is_meta and type(m) in SHAPE_PRESERVING:
+            if x.is_meta and (type(m) in SHAPE_PRESERVING or getattr(m, "elementwise", False)):
                 # Their meta kernels are slow Python decompositions (~3 ms a call for BatchNorm and
                 # ReLU6); the output shape is the input shape, so on meta they pass straight through.
                 m.forward = _same_shape
