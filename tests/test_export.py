@@ -1,0 +1,173 @@
+"""Checkpoints, ONNX export with its onnxruntime check, and the export pack."""
+import io
+import json
+import os
+import subprocess
+import sys
+import types
+import zipfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from engine.export import ExportError, export_onnx
+from engine.loading import load_any, load_design
+from engine.pack import STOCK, export_pack, standalone_module
+from graph.resolve import resolve
+from graph.spec import parse, parse_file
+from graph.templates import preset_path, presets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def design(name, imgsz=64):
+    return load_design(open(preset_path(name)).read(), imgsz, name)
+
+
+@pytest.mark.parametrize("name", list(presets()))
+def test_every_preset_exports_and_matches_onnxruntime(name, tmp_path):
+    loaded = design(name)
+    r = export_onnx(loaded, str(tmp_path / f"{name}.onnx"), 64)
+    assert r.max_abs_diff <= 1e-3 and r.bytes == os.path.getsize(r.path)
+    assert not [f for f in os.listdir(tmp_path) if not f.endswith(".onnx")]  # one file, no side data
+    m = onnx.load(r.path)
+    assert m.opset_import[0].version == 18
+    assert [i.name for i in m.graph.input] == ["images"] and [o.name for o in m.graph.output] == ["output0"]
+    assert not any(n.op_type == "BatchNormalization" for n in m.graph.node)  # BN folded: the deploy form
+    out = ort.InferenceSession(r.path, providers=["CPUExecutionProvider"]).run(
+        None, {"images": np.zeros((1, 3, 64, 64), np.float32)})[0]
+    nc, cells = loaded.model.nc, 8 * 8 + 4 * 4 + 2 * 2
+    want = (1, 3 * cells, 5 + nc) if "Anchor" in r.head or "anchor-based" in r.head else (1, 4 + nc, cells)
+    assert out.shape == want
+
+
+def test_dynamic_export_runs_at_other_sizes(tmp_path):
+    loaded = design("yolov8n", 128)
+    r = export_onnx(loaded, str(tmp_path / "d.onnx"), 128, dynamic=True)
+    assert len(r.checked_sizes) == 3 and (128, 192) in r.checked_sizes
+    s = ort.InferenceSession(r.path, providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 3, 96, 160)
+    got = s.run(None, {"images": x.numpy()})[0]
+    model = loaded.model.eval()
+    with torch.no_grad():
+        want = model.fuse()(x).numpy()
+    assert got.shape == want.shape == (2, 84, 12 * 20 + 6 * 10 + 3 * 5)
+    assert np.abs(got - want).max() < 1e-3
+
+
+def test_repvgg_reparameterised_outputs_equal_training_form():
+    loaded = design("yolov5s-repvgg", 64)
+    model = loaded.model.eval()
+    for m in model.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+        from engine.export import deploy_model
+
+        deployed = deploy_model(model)
+        after = deployed(x)
+    assert not any(type(m).__name__ == "RepVGGBlock" and m.rbr_reparam is None for m in deployed.modules())
+    assert torch.allclose(before, after, atol=1e-3, rtol=1e-4)
+
+
+def test_checkpoint_round_trip_and_weights_only(tmp_path):
+    loaded = design("yolov5-shufflenetv2", 64)
+    path = save_checkpoint(str(tmp_path / "a.pt"), loaded.model, loaded.yaml, [f"n{i}" for i in range(80)], 64,
+                           epoch=3, metrics={"mAP50": 0.5})
+    raw = torch.load(path, weights_only=True)  # plain data only
+    assert raw["format"] == "yolo-lite-designer/1" and raw["meta"]["epoch"] == 3
+    back = load_checkpoint(path)
+    assert back.trained and back.names[1] == "n1" and back.imgsz == 64
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(back.model(x), loaded.model.eval()(x))
+    assert load_any(path).trained
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path):
+    good = design("yolov8n", 64)
+    cases = {}
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    cases["text"] = ("not a readable checkpoint", tmp_path / "text.pt")
+    torch.save({"model": torch.zeros(3)}, tmp_path / "foreign.pt")
+    cases["foreign"] = ("not a YOLO Lite Designer checkpoint", tmp_path / "foreign.pt")
+    path = save_checkpoint(str(tmp_path / "ok.pt"), good.model, good.yaml, None, 64)
+    (tmp_path / "cut.pt").write_bytes(open(path, "rb").read()[:5000])
+    cases["truncated"] = ("not a readable checkpoint", tmp_path / "cut.pt")
+    other = open(preset_path("yolov8s")).read()
+    data = torch.load(path, weights_only=True)
+    data["yaml"] = other
+    torch.save(data, tmp_path / "mismatch.pt")
+    cases["mismatch"] = ("does not match the weights", tmp_path / "mismatch.pt")
+    data["yaml"] = "nc: 80\nbackbone: [[-1, 1, Nope, [1]]]\nhead: []\n"
+    torch.save(data, tmp_path / "badyaml.pt")
+    cases["bad yaml"] = ("does not resolve", tmp_path / "badyaml.pt")
+    for label, (words, p) in cases.items():
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(str(p))
+        assert words in str(info.value) and "\n" not in str(info.value), label
+
+
+def test_pack_module_is_standalone_and_builds_the_same_blocks(tmp_path):
+    name = "yolov5-shufflenetv2"
+    spec, _ = parse_file(preset_path(name))
+    graph = resolve(spec, 64)
+    z = zipfile.ZipFile(io.BytesIO(export_pack(graph, open(preset_path(name)).read())))
+    assert sorted(z.namelist()) == ["README.md", "model.yaml", "yolo_lite_blocks.py"]
+    src = z.read("yolo_lite_blocks.py").decode()
+    assert "from blocks" not in src and "import blocks" not in src and "register(" not in src
+    mod = types.ModuleType("yolo_lite_blocks")
+    exec(compile(src, "yolo_lite_blocks.py", "exec"), mod.__dict__)
+    from blocks.shufflenet import Shuffle_Block
+
+    torch.manual_seed(0)
+    ours = Shuffle_Block(32, 64, 2).eval()
+    theirs = mod.Shuffle_Block(32, 64, 2).eval()
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.rand(1, 32, 16, 16)
+    assert torch.equal(ours(x), theirs(x))
+    readme = z.read("README.md").decode()
+    for custom in ("Shuffle_Block", "DWConvblock", "ADD", "conv_bn_relu_maxpool"):
+        assert f"`{custom}`" in readme
+    assert "`Conv`" not in readme  # stock blocks need no registration
+    assert parse(z.read("model.yaml").decode())[0] == spec
+
+
+def test_pack_for_every_block_family_parses():
+    import blocks
+
+    names = sorted({b.cls.__name__ for b in blocks.list_blocks() if b.cls.__module__.startswith("blocks.")})
+    assert len(names) == len(blocks.list_blocks()) - 1  # all but torch's own nn.Upsample
+    src = standalone_module(names)
+    mod = types.ModuleType("all_blocks")
+    exec(compile(src, "all.py", "exec"), mod.__dict__)
+    assert all(hasattr(mod, n) for n in names)
+    assert {"Conv", "Detect"} <= STOCK
+
+
+def test_cli_export_and_bad_input(tmp_path):
+    out = tmp_path / "m.onnx"
+    p = subprocess.run([sys.executable, "launch.py", "export", "yolov8n", "--imgsz", "64", "--out", str(out),
+                        "--json", "--pack", str(tmp_path / "m.zip")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["max_abs_diff"] <= 1e-3 and out.exists() and (tmp_path / "m.zip").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nc: 80\nbackbone: [[-1, 1, Conv, [16, 3, 2]], [5, 1, Conv, [16]]]\nhead: []\n")
+    for target in (str(bad), str(tmp_path / "missing.pt")):
+        p = subprocess.run([sys.executable, "launch.py", "export", target], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) <= 2
+
+
+def test_export_refuses_size_not_multiple_of_stride(tmp_path):
+    with pytest.raises(ExportError, match="multiple"):
+        export_onnx(design("yolov8n"), str(tmp_path / "x.onnx"), 70)
