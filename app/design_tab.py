@@ -148,3 +148,4 @@ def build_design_tab():
 
     unpin.click(on_unpin, [unpin_name, state], [compare_table, scatter, unpin_name, csv, state],
                 api_visibility="private")
+    return state

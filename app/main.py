@@ -1,4 +1,4 @@
-"""The app: one gr.Blocks with the designer's tabs, and `serve()` for `python launch.py`."""
+"""The app: one gr.Blocks with the designer's tabs, served with Netron's viewer beside it."""
 from __future__ import annotations
 
 import gc
@@ -7,6 +7,8 @@ import gradio as gr
 
 from .api import register_api
 from .design_tab import build_design_tab
+from .export_tab import build_export_tab
+from .server import create_server
 from .views import CSS
 
 
@@ -15,13 +17,46 @@ def build_app() -> gr.Blocks:
         gr.Markdown("## YOLO Lite Designer\nCompose a lightweight detector from a backbone, a neck and a head; "
                     "the numbers match what YOLOv5 / Ultralytics print.")
         with gr.Tab("Design"):
-            build_design_tab()
+            design = build_design_tab()
+        with gr.Tab("Export"):
+            build_export_tab(design)
         register_api()
     return demo
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, **launch_kw) -> None:
-    demo = build_app()
+def create_app():
+    """The FastAPI app: the page at /, Netron's viewer at /netron/."""
+    demo = build_app().queue(default_concurrency_limit=4)
+    return create_server(demo, css=CSS, theme=gr.themes.Soft(), footer_links=["api"])
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+    import uvicorn
+
+    app = create_app()
     gc.freeze()  # the long-lived objects of torch and gradio leave the collector's rounds
-    demo.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"], **launch_kw)
+    print(f"YOLO Lite Designer on http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve_in_background(host: str = "127.0.0.1", port: int = 7860, timeout: float = 60):
+    """Start the server on a thread (tests, benchmarks); returns a function that stops it."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + timeout
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError("the app did not start")
+
+    def stop():
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return stop

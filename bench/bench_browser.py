@@ -64,14 +64,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from app import handlers as h
-    from app.main import CSS, build_app
+    from app.main import serve_in_background
 
     if "--threads" in sys.argv:
         torch.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
-    demo = build_app()
     port = free_port()
-    demo.queue(default_concurrency_limit=4).launch(server_name="127.0.0.1", server_port=port,
-                                                   prevent_thread_lock=True, quiet=True, css=CSS)
+    stop = serve_in_background("127.0.0.1", port)
     h.evaluate.cache_clear()
     plan, browser_ms, driver_ms = steps(), [], []
     with sync_playwright() as p:
@@ -95,7 +93,7 @@ def main() -> None:
             driver_ms.append((time.perf_counter() - t0) * 1000)
             browser_ms.append(page.evaluate("() => window.__t1 - window.__t0"))
         b.close()
-    demo.close()
+    stop()
 
     # the server's share: the same 20 designs evaluated directly, cold
     h.evaluate.cache_clear()

@@ -23,11 +23,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app_url():
-    from app.main import CSS, build_app
+    from app.main import serve_in_background
 
-    demo = build_app()
     port = free_port()
-    demo.queue(default_concurrency_limit=4).launch(server_name="127.0.0.1", server_port=port,
-                                                   prevent_thread_lock=True, quiet=True, css=CSS)
+    stop = serve_in_background("127.0.0.1", port)
     yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    stop()
