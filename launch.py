@@ -5,6 +5,8 @@
     python launch.py compose --backbone B --neck N --head H [--scale s] [--nc 80] [-o FILE]
     python launch.py info FILE|PRESET [--scale S] [--nc N] [--imgsz 640] [--json] [--check]
     python launch.py export CFG_OR_CHECKPOINT [--imgsz 640] [--dynamic] [--out model.onnx] [--pack x.zip]
+    python launch.py predict --weights CFG_OR_CHECKPOINT --source IMAGE_OR_DIR [--conf] [--iou]
+                             [--backend onnx|torch] [--save DIR] [--json]
 
 Bad input prints one line naming the layer and the cause and exits with status 2.
 """
@@ -101,6 +103,50 @@ def cmd_export(a) -> int:
     return 0
 
 
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def cmd_predict(a) -> int:
+    from engine.inference import predictors, run_images
+    from engine.loading import load_any
+
+    if os.path.isdir(a.source):
+        files = sorted(os.path.join(a.source, f) for f in os.listdir(a.source) if f.lower().endswith(IMAGE_EXTS))
+        if not files:
+            print(f"error: no images ({', '.join(IMAGE_EXTS)}) in {a.source}", file=sys.stderr)
+            return 2
+    else:
+        files = [a.source]
+    if a.weights.endswith((".pt", ".pth")):
+        preds = predictors(source=a.weights, imgsz=a.imgsz)
+    else:
+        loaded = load_any(a.weights, a.imgsz)  # a yaml or preset: an untrained design
+        preds = predictors(yaml_text=loaded.yaml, imgsz=a.imgsz, name=loaded.source)
+    out = run_images(preds, files, a.conf, a.iou, a.backend)
+    if a.save:
+        os.makedirs(a.save, exist_ok=True)
+        for r in out["results"]:
+            r["saved"] = os.path.join(a.save, os.path.splitext(r["name"])[0] + ".jpg")
+            r["image"].convert("RGB").save(r["saved"], quality=92)
+    for err in out["errors"]:
+        print(f"error: {err}", file=sys.stderr)
+    if a.json:
+        print(json.dumps({**out, "results": [{k: v for k, v in r.items() if k != "image"} for r in out["results"]]},
+                         indent=1))
+    else:
+        if not out["trained"]:
+            print("note: an untrained design: the boxes are meaningless, the timing is real")
+        for r in out["results"]:
+            found = ", ".join(f"{d['class_name']} {d['confidence']:.2f}" for d in r["detections"][:8])
+            more = f" (+{len(r['detections']) - 8} more)" if len(r["detections"]) > 8 else ""
+            print(f"{r['name']}: {len(r['detections'])} detections{': ' + found + more if found else ''}"
+                  + (f" -> {r['saved']}" if a.save else ""))
+        for backend, t in out["latency"].items():
+            print(f"latency {backend:<5} pre {t['pre']:.1f} ms, inference {t['inference']:.1f} ms, "
+                  f"post {t['post']:.1f} ms (median of 5 runs)")
+    return 2 if out["errors"] else 0
+
+
 def run_check(graph) -> dict:
     import torch
 
@@ -149,6 +195,16 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--pack", help="also write the export pack zip (yaml + blocks module + README) here")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_export)
+    c = sub.add_parser("predict", help="detect on images with a checkpoint or (untrained) design")
+    c.add_argument("--weights", required=True, help="checkpoint (.pt), model yaml, or preset name")
+    c.add_argument("--source", required=True, help="an image or a folder of images")
+    c.add_argument("--imgsz", type=int, default=640)
+    c.add_argument("--conf", type=float, default=0.25)
+    c.add_argument("--iou", type=float, default=0.45)
+    c.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    c.add_argument("--save", help="folder for the annotated images")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_predict)
     return p
 
 
@@ -165,8 +221,9 @@ def main(argv=None) -> int:
     if args.cmd in ("export", "predict"):
         from engine.checkpoint import CheckpointError
         from engine.export import ExportError
+        from engine.images import ImageError
 
-        errors += (CheckpointError, ExportError)
+        errors += (CheckpointError, ExportError, ImageError)
     try:
         return args.func(args)
     except errors as err:

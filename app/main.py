@@ -9,6 +9,7 @@ from .api import register_api
 from .design_tab import build_design_tab
 from .export_tab import build_export_tab
 from .server import create_server
+from .test_tab import build_test_tab
 from .views import CSS
 
 
@@ -20,6 +21,8 @@ def build_app() -> gr.Blocks:
             design = build_design_tab()
         with gr.Tab("Export"):
             build_export_tab(design)
+        with gr.Tab("Test"):
+            build_test_tab(design)
         register_api()
     return demo
 

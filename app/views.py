@@ -56,6 +56,8 @@ CSS = """
 .yld-change {margin-top: 8px; font-weight: 600; color: #0f766e;}
 .yld-error {color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px; padding: 8px 10px;
             font-family: ui-monospace, monospace; font-size: 0.85rem;}
+.yld-table {border-collapse: collapse; margin-top: 6px;}
+.yld-table td, .yld-table th {border: 1px solid #e2e8f0; padding: 4px 10px; text-align: right;}
 #graph {overflow: auto; max-height: 900px; border: 1px solid #e2e8f0; border-radius: 10px; background: white;}
 #graph svg {display: block; margin: 0 auto;}
 """

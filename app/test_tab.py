@@ -1,0 +1,80 @@
+"""The Test tab: drop images in, pick the model (the current design, untrained, or a checkpoint of
+this project), and see detections and latency for PyTorch and onnxruntime."""
+from __future__ import annotations
+
+import glob
+import os
+
+import gradio as gr
+
+from engine.checkpoint import CheckpointError
+from engine.export import ExportError
+from engine.inference import predictors, run_images
+from graph.errors import SpecError
+
+from .views import error_html
+
+DESIGN = "Current design (untrained)"
+UPLOADED = "Uploaded checkpoint"
+
+
+def model_choices(runs_dir: str = "runs") -> list[str]:
+    found = sorted(glob.glob(os.path.join(runs_dir, "**", "best.pt"), recursive=True))
+    return [DESIGN, UPLOADED] + found
+
+
+def _latency_html(latency: dict, trained: bool) -> str:
+    rows = "".join(f"<tr><td>{'PyTorch' if b == 'torch' else 'onnxruntime'}</td><td>{t['pre']:.1f}</td>"
+                   f"<td>{t['inference']:.1f}</td><td>{t['post']:.1f}</td>"
+                   f"<td><b>{t['pre'] + t['inference'] + t['post']:.1f}</b></td></tr>" for b, t in latency.items())
+    note = ("" if trained else '<div class="yld-note" id="untrained-note">Untrained design: the boxes are '
+            'meaningless (random weights), the timing is real.</div>')
+    return (f'<div id="latency">{note}<table class="yld-table"><tr><th>backend</th><th>pre ms</th>'
+            f'<th>inference ms</th><th>post ms</th><th>total ms</th></tr>{rows}</table>'
+            f'<div class="yld-note">Median of 5 runs on the first image, deploy form (BatchNorm folded).</div></div>')
+
+
+def do_predict(files, choice, ckpt, design, conf, iou, backend, imgsz):
+    """-> (gallery, detections table, latency html, message html)."""
+    if not files:
+        return gr.skip(), gr.skip(), gr.skip(), error_html("Drop one or more images (jpg, png, bmp, webp) first.")
+    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+    try:
+        if choice == DESIGN:
+            preds = predictors(yaml_text=design["yaml"], imgsz=int(imgsz), name=design.get("name", "design"))
+        else:
+            path = ckpt if choice == UPLOADED else choice
+            if not path:
+                return gr.skip(), gr.skip(), gr.skip(), error_html("Upload a checkpoint (.pt) of this project first.")
+            preds = predictors(source=path if isinstance(path, str) else path.name, imgsz=int(imgsz))
+        out = run_images(preds, paths, float(conf), float(iou), "onnx" if backend == "onnxruntime" else "torch")
+    except (SpecError, CheckpointError, ExportError, ValueError) as err:
+        return gr.skip(), gr.skip(), gr.skip(), error_html(str(err))
+    gallery = [(r["image"], f"{r['name']}: {len(r['detections'])} detections") for r in out["results"]]
+    table = [[r["name"], d["class_name"], d["confidence"], *d["box"]] for r in out["results"] for d in r["detections"]]
+    message = error_html("; ".join(out["errors"])) if out["errors"] else error_html("")
+    latency = _latency_html(out["latency"], out["trained"]) if out["latency"] else gr.skip()
+    return gallery, table, latency, message
+
+
+def build_test_tab(design_state: gr.State):
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            files = gr.File(label="Images", file_count="multiple", file_types=["image"], elem_id="test-images")
+            choice = gr.Dropdown(model_choices(), value=DESIGN, label="Model", elem_id="test-model")
+            ckpt = gr.File(label="Checkpoint (.pt) of this project", file_types=[".pt"], elem_id="test-ckpt")
+            backend = gr.Radio(["PyTorch", "onnxruntime"], value="PyTorch", label="Backend for the boxes")
+            conf = gr.Slider(0.0, 1.0, 0.25, step=0.01, label="Confidence")
+            iou = gr.Slider(0.05, 0.95, 0.45, step=0.05, label="IoU (NMS)")
+            imgsz = gr.Number(640, label="Inference size", precision=0, minimum=32, maximum=1920, step=32)
+            go = gr.Button("Detect", variant="primary", elem_id="detect")
+            refresh = gr.Button("Refresh model list", size="sm")
+        with gr.Column(scale=2):
+            message = gr.HTML(error_html(""), elem_id="test-message")
+            gallery = gr.Gallery(label="Detections", elem_id="test-gallery", columns=2, height=520)
+            latency = gr.HTML("", elem_id="test-latency")
+            table = gr.Dataframe(headers=["image", "class", "confidence", "x1", "y1", "x2", "y2"],
+                                 interactive=False, label="Boxes", elem_id="test-boxes")
+    go.click(do_predict, [files, choice, ckpt, design_state, conf, iou, backend, imgsz],
+             [gallery, table, latency, message], api_visibility="private")
+    refresh.click(lambda: gr.update(choices=model_choices()), None, [choice], api_visibility="private")

@@ -1,0 +1,81 @@
+"""Inference jobs over a design or a checkpoint: the torch and onnxruntime predictors of one model,
+built once and kept in a small cache, and `run_images` for the CLI and the Test tab.
+
+The ONNX predictor runs the very file `engine/export.py` writes and checks, so its latency is the
+deploy form's. The torch predictor runs the fused (deploy) model too, for a fair comparison.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import tempfile
+import threading
+
+import numpy as np
+
+from .export import deploy_model, export_onnx
+from .images import ImageError, read_image
+from .loading import Loaded, load_any, load_design
+from .predict import Predictor
+
+BACKENDS = ("torch", "onnx")
+_lock = threading.Lock()
+
+
+def _key(loaded: Loaded) -> str:
+    return hashlib.sha256(loaded.yaml.encode() + str(loaded.source).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _predictors_cached(key: str, source_kind: str, source: str, yaml_text: str, imgsz: int) -> dict:
+    loaded = load_any(source, imgsz) if source_kind == "checkpoint" else load_design(yaml_text, imgsz, source)
+    return predictors_for(loaded, imgsz)
+
+
+def predictors_for(loaded: Loaded, imgsz: int) -> dict:
+    """{"torch": Predictor, "onnx": Predictor} for a loaded model at `imgsz`."""
+    model = deploy_model(loaded.model)
+    head = type(model.model[-1]).__name__
+    folder = tempfile.mkdtemp(prefix="yld-predict-")
+    result = export_onnx(loaded, os.path.join(folder, "model.onnx"), imgsz)
+    return {
+        "torch": Predictor.from_torch(model, loaded.names, imgsz),
+        "onnx": Predictor.from_onnx(result.path, head, model.nc, loaded.names, imgsz),
+        "trained": loaded.trained, "names": loaded.names,
+    }
+
+
+def predictors(source: str | None = None, yaml_text: str | None = None, imgsz: int = 640,
+               name: str = "design") -> dict:
+    """Cached predictors of a checkpoint path (`source`) or of a design (`yaml_text`)."""
+    with _lock:
+        if source:
+            stamp = f"{source}:{os.path.getmtime(source) if os.path.exists(source) else 0}"
+            return _predictors_cached(stamp, "checkpoint", source, "", imgsz)
+        key = hashlib.sha256((yaml_text or "").encode()).hexdigest()[:16]
+        return _predictors_cached(key, "design", name, yaml_text or "", imgsz)
+
+
+def run_images(preds: dict, images: list, conf: float = 0.25, iou: float = 0.45, backend: str = "torch",
+               timing_runs: int = 5) -> dict:
+    """Detect on each image (paths or arrays). -> {results: [...], errors: [...], latency: {...}}.
+
+    latency: per backend, the median over `timing_runs` runs of pre / inference / post (ms) on the
+    first good image."""
+    results, errors, first = [], [], None
+    for item in images:
+        label = os.path.basename(item) if isinstance(item, str) else "image"
+        try:
+            img = read_image(item) if not isinstance(item, np.ndarray) else item
+        except ImageError as err:
+            errors.append(str(err))
+            continue
+        out = preds[backend].predict(img, conf=conf, iou=iou)
+        results.append({"name": label, "detections": out["detections"], "image": out["image"],
+                        "timing_ms": out["timing_ms"], "shape": list(img.shape)})
+        first = img if first is None else first
+    latency = {b: preds[b].benchmark(first, runs=timing_runs, conf=conf, iou=iou) for b in BACKENDS} \
+        if first is not None else {}
+    return {"results": results, "errors": errors, "latency": latency, "backend": backend,
+            "trained": preds["trained"]}
