@@ -7,6 +7,9 @@
     python launch.py export CFG_OR_CHECKPOINT [--imgsz 640] [--dynamic] [--out model.onnx] [--pack x.zip]
     python launch.py predict --weights CFG_OR_CHECKPOINT --source IMAGE_OR_DIR [--conf] [--iou]
                              [--backend onnx|torch] [--save DIR] [--json]
+    python launch.py train [--cfg F | --preset P | --backbone B --neck N --head H --scale S] [--data shapes]
+                           [--epochs] [--imgsz] [--batch] [--device] [--events F.jsonl] [--resume last.pt]
+    torchrun --nproc_per_node N launch.py train ...     (DistributedDataParallel)
 
 Bad input prints one line naming the layer and the cause and exits with status 2.
 """
@@ -147,6 +150,21 @@ def cmd_predict(a) -> int:
     return 2 if out["errors"] else 0
 
 
+def cmd_train(a) -> int:
+    from engine.progress import JsonlWriter, ProgressPrinter
+    from engine.train import Events, TrainConfig, Trainer
+
+    config = TrainConfig.from_dict({k: v for k, v in vars(a).items() if v is not None})
+    events = Events()
+    rank = int(os.environ.get("RANK", 0))
+    if rank == 0:
+        events.on("*", ProgressPrinter())
+    if a.events:  # rank 0 writes FILE, the other ranks of a torchrun FILE.rank1, FILE.rank2, ...
+        events.on("*", JsonlWriter(a.events if rank == 0 else f"{a.events}.rank{rank}"))
+    Trainer(config, events).fit()
+    return 0
+
+
 def run_check(graph) -> dict:
     import torch
 
@@ -205,6 +223,30 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--save", help="folder for the annotated images")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_predict)
+    c = sub.add_parser("train", help="train a design on a YOLO dataset (default: the built-in shapes set)")
+    model = c.add_mutually_exclusive_group()
+    model.add_argument("--cfg", help="a model yaml")
+    model.add_argument("--preset", help="a preset name (see catalog)")
+    model.add_argument("--backbone")
+    c.add_argument("--neck")
+    c.add_argument("--head")
+    c.add_argument("--scale")
+    c.add_argument("--data", help="shapes (built in, the default) or a data.yaml")
+    c.add_argument("--epochs", type=int)
+    c.add_argument("--imgsz", type=int)
+    c.add_argument("--batch", type=int)
+    c.add_argument("--device", help="cpu or cuda:N")
+    c.add_argument("--workers", type=int)
+    c.add_argument("--project")
+    c.add_argument("--name")
+    c.add_argument("--events", help="write every event as a line of JSON here")
+    c.add_argument("--resume", help="a run's last.pt: continue where it stopped")
+    c.add_argument("--seed", type=int)
+    c.add_argument("--cache", action="store_true", default=None, help="keep decoded images in RAM")
+    c.add_argument("--cos-lr", dest="cos_lr", action="store_true", default=None)
+    c.add_argument("--sync-bn", dest="sync_bn", action="store_true", default=None)
+    c.add_argument("--close-mosaic", dest="close_mosaic", type=int)
+    c.set_defaults(func=cmd_train)
     return p
 
 
@@ -218,12 +260,14 @@ def main(argv=None) -> int:
 
         serve(args.host, args.port)
         return 0
-    if args.cmd in ("export", "predict"):
+    if args.cmd in ("export", "predict", "train"):
         from engine.checkpoint import CheckpointError
         from engine.export import ExportError
         from engine.images import ImageError
 
-        errors += (CheckpointError, ExportError, ImageError)
+        from engine.data import DataError
+
+        errors += (CheckpointError, ExportError, ImageError, DataError)
     try:
         return args.func(args)
     except errors as err:

@@ -1,0 +1,85 @@
+"""Box helpers for the losses: format conversions, element-wise IoU / GIoU / DIoU / CIoU, pairwise IoU,
+and the distance <-> box transforms of the anchor-free (DFL) head.
+
+Boxes are (..., 4) tensors, either xywh (centre, size) or xyxy (corners). Written from the papers:
+GIoU (Rezatofighi et al., 2019), DIoU / CIoU (Zheng et al., 2020).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def xywh2xyxy(b: torch.Tensor) -> torch.Tensor:
+    xy, wh = b[..., :2], b[..., 2:4]
+    return torch.cat((xy - wh / 2, xy + wh / 2), -1)
+
+
+def xyxy2xywh(b: torch.Tensor) -> torch.Tensor:
+    p1, p2 = b[..., :2], b[..., 2:4]
+    return torch.cat(((p1 + p2) / 2, p2 - p1), -1)
+
+
+def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, xywh: bool = True, GIoU: bool = False,
+             DIoU: bool = False, CIoU: bool = False, eps: float = 1e-7) -> torch.Tensor:
+    """IoU of box1 and box2 element by element (shapes broadcast over the leading dims); (..., 1).
+
+    With one of the flags set, the generalised / distance / complete variant:
+    - GIoU = IoU - (C - U) / C, C the area of the smallest enclosing box;
+    - DIoU = IoU - rho^2 / c^2, rho the distance between the centres, c the enclosing box's diagonal;
+    - CIoU = DIoU - alpha * v, v = 4 / pi^2 * (atan(w2 / h2) - atan(w1 / h1))^2 measures the aspect
+      mismatch and alpha = v / (1 - IoU + v) is its trade-off weight, held constant for the gradient
+      (computed without grad, as the paper treats it).
+    """
+    if xywh:
+        a1, a2 = xywh2xyxy(box1), xywh2xyxy(box2)
+    else:
+        a1, a2 = box1, box2
+    ax1, ay1, ax2, ay2 = a1.unbind(-1)
+    bx1, by1, bx2, by2 = a2.unbind(-1)
+    w1, h1 = ax2 - ax1, (ay2 - ay1).clamp(min=eps)
+    w2, h2 = bx2 - bx1, (by2 - by1).clamp(min=eps)
+
+    iw = (torch.minimum(ax2, bx2) - torch.maximum(ax1, bx1)).clamp(min=0)
+    ih = (torch.minimum(ay2, by2) - torch.maximum(ay1, by1)).clamp(min=0)
+    inter = iw * ih
+    union = w1 * h1 + w2 * h2 - inter + eps
+    iou = inter / union
+    if GIoU or DIoU or CIoU:
+        cw = torch.maximum(ax2, bx2) - torch.minimum(ax1, bx1)  # enclosing box
+        ch = torch.maximum(ay2, by2) - torch.minimum(ay1, by1)
+        if GIoU:
+            c_area = cw * ch + eps
+            iou = iou - (c_area - union) / c_area
+        else:
+            c2 = cw ** 2 + ch ** 2 + eps
+            rho2 = ((bx1 + bx2 - ax1 - ax2) ** 2 + (by1 + by2 - ay1 - ay2) ** 2) / 4
+            iou = iou - rho2 / c2
+            if CIoU:
+                v = (4 / math.pi ** 2) * (torch.atan(w2 / h2) - torch.atan(w1 / h1)) ** 2
+                with torch.no_grad():
+                    alpha = v / (v - (inter / union) + (1 + eps))
+                iou = iou - alpha * v
+    return iou.unsqueeze(-1)
+
+
+def box_iou_pairwise(box1: torch.Tensor, box2: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Plain IoU of every xyxy box in box1 (N, 4) with every one in box2 (M, 4): (N, M)."""
+    lt = torch.maximum(box1[:, None, :2], box2[None, :, :2])
+    rb = torch.minimum(box1[:, None, 2:], box2[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    a1 = (box1[:, 2:] - box1[:, :2]).clamp(min=0).prod(-1)
+    a2 = (box2[:, 2:] - box2[:, :2]).clamp(min=0).prod(-1)
+    return inter / (a1[:, None] + a2[None, :] - inter + eps)
+
+
+def dist2bbox(dist: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(left, top, right, bottom) distances from points -> xyxy boxes (same units)."""
+    lt, rb = dist[..., :2], dist[..., 2:4]
+    return torch.cat((points - lt, points + rb), -1)
+
+
+def bbox2dist(points: torch.Tensor, boxes: torch.Tensor, high: float) -> torch.Tensor:
+    """xyxy boxes -> (left, top, right, bottom) distances from points, clamped to [0, high]."""
+    return torch.cat((points - boxes[..., :2], boxes[..., 2:4] - points), -1).clamp(0, high)
