@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 
@@ -161,7 +162,14 @@ def cmd_train(a) -> int:
         events.on("*", ProgressPrinter())
     if a.events:  # rank 0 writes FILE, the other ranks of a torchrun FILE.rank1, FILE.rank2, ...
         events.on("*", JsonlWriter(a.events if rank == 0 else f"{a.events}.rank{rank}"))
-    Trainer(config, events).fit()
+    trainer = Trainer(config, events)
+
+    def stop(signum, frame):  # finish the batch, validate, write last.pt, then end
+        trainer.stop_requested = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    trainer.fit()
     return 0
 
 
@@ -246,6 +254,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--cos-lr", dest="cos_lr", action="store_true", default=None)
     c.add_argument("--sync-bn", dest="sync_bn", action="store_true", default=None)
     c.add_argument("--close-mosaic", dest="close_mosaic", type=int)
+    c.add_argument("--optimizer", choices=("auto", "SGD", "AdamW"), help="auto: AdamW for short runs, else SGD")
+    c.add_argument("--exist-ok", dest="exist_ok", action="store_true", default=None,
+                   help="write into project/name even if it exists")
     c.set_defaults(func=cmd_train)
     return p
 

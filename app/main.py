@@ -10,6 +10,7 @@ from .design_tab import build_design_tab
 from .export_tab import build_export_tab
 from .server import create_server
 from .test_tab import build_test_tab
+from .train_tab import build_train_tab, design_line
 from .views import CSS
 
 
@@ -21,8 +22,13 @@ def build_app() -> gr.Blocks:
             design = build_design_tab()
         with gr.Tab("Export"):
             build_export_tab(design)
+        with gr.Tab("Train"):
+            train_tab = gr.Column()
         with gr.Tab("Test"):
-            build_test_tab(design)
+            test_model = build_test_tab(design)
+        with train_tab:
+            info = build_train_tab(design, test_model)
+        demo.load(design_line, [design], [info], api_visibility="private")
         register_api()
     return demo
 

@@ -18,8 +18,10 @@ DESIGN = "Current design (untrained)"
 UPLOADED = "Uploaded checkpoint"
 
 
-def model_choices(runs_dir: str = "runs") -> list[str]:
-    found = sorted(glob.glob(os.path.join(runs_dir, "**", "best.pt"), recursive=True))
+def model_choices(runs_dir: str | None = None) -> list[str]:
+    runs_dir = runs_dir or os.environ.get("YLD_RUNS", "runs")
+    found = sorted(glob.glob(os.path.join(runs_dir, "**", "best.pt"), recursive=True), key=os.path.getmtime,
+                   reverse=True)
     return [DESIGN, UPLOADED] + found
 
 
@@ -78,3 +80,4 @@ def build_test_tab(design_state: gr.State):
     go.click(do_predict, [files, choice, ckpt, design_state, conf, iou, backend, imgsz],
              [gallery, table, latency, message], api_visibility="private")
     refresh.click(lambda: gr.update(choices=model_choices()), None, [choice], api_visibility="private")
+    return choice

@@ -24,7 +24,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from browser.conftest import CHROMIUM, FLAGS  # noqa: E402
-from browser.helpers import params_on_page, pick, wait_params_change  # noqa: E402
+from browser.helpers import params_on_page, wait_params_change  # noqa: E402
 from conftest import free_port  # noqa: E402
 
 BACKBONES = ["yolov5", "shufflenetv2", "ghostnet", "mobilenetv3-small", "mobilenetv3-large", "repvgg"]

@@ -56,8 +56,10 @@ class TrainConfig:
     name: str = "exp"
     events: str | None = None
     resume: str | None = None
+    exist_ok: bool = False  # write into project/name even if it exists (the page's jobs make it first)
     seed: int = 0
-    lr0: float = 0.01
+    optimizer: str = "auto"  # SGD | AdamW | auto (AdamW for short schedules, SGD for long ones)
+    lr0: float = 0.01  # SGD's; auto's AdamW takes its own (see make_optimizer)
     lrf: float = 0.01
     momentum: float = 0.937
     weight_decay: float = 5e-4
@@ -136,6 +138,22 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": biases, "weight_decay": 0.0}]
 
 
+def make_optimizer(c: TrainConfig, model: nn.Module, decay: float, nc: int, steps: int):
+    """-> (optimizer, base lr). `auto` is what an established trainer does for a short schedule:
+    AdamW (lr 0.002 * 5 / (4 + nc), beta1 0.9) below 10 000 optimizer steps, SGD above."""
+    name = c.optimizer
+    if name == "auto":
+        name = "SGD" if steps > 10_000 else "AdamW"
+    groups = param_groups(model, decay)
+    if name == "SGD":
+        return torch.optim.SGD(groups, lr=c.lr0, momentum=c.momentum, nesterov=True), c.lr0
+    if name == "AdamW":
+        lr = c.lr0 if c.optimizer == "AdamW" else round(0.002 * 5 / (4 + nc), 6)
+        beta1 = c.momentum if c.optimizer == "AdamW" else 0.9
+        return torch.optim.AdamW(groups, lr=lr, betas=(beta1, 0.999)), lr
+    raise ValueError(f"unknown optimizer {c.optimizer!r}; use SGD, AdamW or auto")
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, events: Events | None = None):
         self.c = config
@@ -163,7 +181,7 @@ class Trainer:
             return os.path.dirname(os.path.abspath(self.c.resume))
         base, k = os.path.join(self.c.project, self.c.name), 2
         path = base
-        while os.path.exists(path):
+        while os.path.exists(path) and not self.c.exist_ok:
             path, k = f"{base}{k}", k + 1
         if self.world > 1:
             box = [path]
@@ -212,7 +230,7 @@ class Trainer:
 
         accumulate = max(round(c.nbs / (per_rank * self.world)), 1)
         decay = c.weight_decay * per_rank * self.world * accumulate / c.nbs
-        optimizer = torch.optim.SGD(param_groups(model, decay), lr=c.lr0, momentum=c.momentum, nesterov=True)
+        optimizer, lr0 = make_optimizer(c, model, decay, nc, steps=c.epochs * math.ceil(len(train_set) / max(c.batch, c.nbs)))
         if resume_state:
             optimizer.load_state_dict(resume_state["train"]["optimizer"])
 
@@ -248,16 +266,20 @@ class Trainer:
             mean_items = torch.zeros(len(loss_fn.names))
             t_epoch, seen = time.time(), 0
             optimizer.zero_grad(set_to_none=True)
+            last_i, accumulate_now = -1, accumulate
             for i, (imgs, targets, _, _) in enumerate(train_loader):
                 step = i + nb * epoch
-                if step <= warmup_iters and warmup_iters:
+                if step <= warmup_iters and warmup_iters:  # lr, momentum and accumulation ramp up
+                    accumulate_now = max(1, round(float(np.interp(step, [0, warmup_iters], [1, accumulate]))))
                     for j, g in enumerate(optimizer.param_groups):
                         start = c.warmup_bias_lr if j == 2 else 0.0
-                        g["lr"] = float(np.interp(step, [0, warmup_iters], [start, c.lr0 * lf(epoch)]))
-                        g["momentum"] = float(np.interp(step, [0, warmup_iters], [c.warmup_momentum, c.momentum]))
+                        g["lr"] = float(np.interp(step, [0, warmup_iters], [start, lr0 * lf(epoch)]))
+                        if "momentum" in g:
+                            g["momentum"] = float(np.interp(step, [0, warmup_iters], [c.warmup_momentum, c.momentum]))
                 else:
+                    accumulate_now = accumulate
                     for g in optimizer.param_groups:
-                        g["lr"] = c.lr0 * lf(epoch)
+                        g["lr"] = lr0 * lf(epoch)
                 imgs, targets = imgs.to(device, non_blocking=True), targets.to(device)
                 with torch.autocast(device.type, enabled=device.type == "cuda"):
                     preds = net(imgs)
@@ -265,7 +287,8 @@ class Trainer:
                 if self.world > 1:
                     loss = loss * self.world  # DDP averages gradients over ranks
                 scaler.scale(loss).backward()
-                if (i + 1) % accumulate == 0 or i + 1 == nb:  # each epoch flushes its last partial step
+                if i - last_i >= accumulate_now or i + 1 == nb:  # each epoch flushes its last partial step
+                    last_i = i
                     scaler.unscale_(optimizer)
                     nn.utils.clip_grad_norm_(model.parameters(), max_norm=c.clip)
                     scaler.step(optimizer)

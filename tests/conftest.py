@@ -5,6 +5,7 @@ for the tests that ask for it)."""
 import os
 import socket
 import sys
+import tempfile
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ import torch
 torch.set_num_threads(1)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# runs the page's training jobs write go to a scratch folder, not the checkout's runs/
+os.environ.setdefault("YLD_RUNS", tempfile.mkdtemp(prefix="yld-test-runs-"))
 
 
 def free_port() -> int:

@@ -70,7 +70,7 @@ def read_tree(root):
 
 def test_shapes_deterministic_hard_and_atomic(tmp_path):
     a = shapes.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3)
-    b = shapes.ensure_shapes(str(tmp_path / "b"), n_train=30, n_val=6, imgsz=256, seed=3)
+    shapes.ensure_shapes(str(tmp_path / "b"), n_train=30, n_val=6, imgsz=256, seed=3)
     ta, tb = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
     ta.pop("data.yaml"), tb.pop("data.yaml")  # it names its own folder
     assert len(ta) == 2 * 36 and ta == tb  # identical label files and image bytes

@@ -1,0 +1,188 @@
+"""The Train tab: pick the data and settings, start `launch.py train` in its own process for the
+design on the Design tab, watch progress, loss and mAP curves and the log live, stop it cleanly, and
+find earlier runs again. The job is followed through its event file; the session keeps only its
+name (plain data)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from html import escape
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from engine.data import DataError
+from engine.jobs import TrainJob, list_runs, read_events
+from engine.zipdata import extract_dataset_zip
+from graph.counts import count
+from graph.errors import SpecError
+from graph.resolve import resolve
+from graph.spec import parse
+
+from .test_tab import model_choices
+from .views import error_html
+
+PROJECT = os.environ.get("YLD_RUNS", "runs")
+JOBS: dict[str, TrainJob] = {}  # job name -> job, across sessions (a session holds only the name)
+SOURCES = ["Built-in shapes", "data.yaml on the server", "Upload a zip (YOLO layout)"]
+
+
+def devices() -> list[str]:
+    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def design_line(design: dict) -> str:
+    try:
+        c = count(resolve(parse(design["yaml"])[0], 640))
+        return (f'<div class="yld-note" id="train-design">Training <b>{escape(design.get("name", "model"))}</b>: '
+                f'{c.params:,} parameters, {c.gflops:.2f} GFLOPs at 640 (the design on the Design tab).</div>')
+    except SpecError as err:
+        return error_html(str(err))
+
+
+def curves(events: list[dict]):
+    batches = [e for e in events if e["event"] == "batch_end"]
+    loss_rows = [{"step": e["epoch"] + (e["batch"] + 1) / e["batches"], "term": k, "loss": v}
+                 for e in batches for k, v in e["loss"].items()]
+    epochs = [e for e in events if e["event"] == "epoch_end"]
+    map_rows = [{"epoch": e["epoch"] + 1, "metric": k, "value": e["metrics"][k]}
+                for e in epochs for k in ("mAP50", "mAP50-95")]
+    return (pd.DataFrame(loss_rows or [{"step": 0.0, "term": "box", "loss": 0.0}]),
+            pd.DataFrame(map_rows or [{"epoch": 0, "metric": "mAP50", "value": 0.0}]))
+
+
+def progress_html(events: list[dict], state: str, message: str = "") -> str:
+    last = next((e for e in reversed(events) if e["event"] == "batch_end"), None)
+    epoch = next((e for e in reversed(events) if e["event"] == "epoch_end"), None)
+    if last is None:
+        body = "starting…" if state == "running" else ""
+        frac = 0.0
+    else:
+        done = last["epoch"] * last["batches"] + last["batch"] + 1
+        frac = done / (last["epochs"] * last["batches"])
+        eta = int(last["eta_s"])
+        body = (f"epoch {last['epoch'] + 1}/{last['epochs']} · batch {last['batch'] + 1}/{last['batches']} · "
+                f"{last['images_per_s']:.1f} img/s · ETA {eta // 60}:{eta % 60:02d}")
+    if epoch:
+        m = epoch["metrics"]
+        body += f" · last mAP50 {m['mAP50']:.3f}, mAP50-95 {m['mAP50-95']:.3f}"
+    colour = {"running": "#2563eb", "finished": "#059669", "stopped": "#d97706", "crashed": "#dc2626"}.get(state, "#64748b")
+    note = f'<div class="yld-error">{escape(message)}</div>' if message else ""
+    return (f'<div id="train-progress" data-state="{state}"><div style="font-weight:600;color:{colour}">{state}</div>'
+            f'<div style="background:#e2e8f0;border-radius:6px;height:10px;margin:6px 0">'
+            f'<div style="width:{frac * 100:.1f}%;background:{colour};height:10px;border-radius:6px"></div></div>'
+            f'<div class="yld-note">{escape(body)}</div>{note}</div>')
+
+
+def resolve_data(source: str, path: str, upload, job_dir: str) -> str:
+    if source == SOURCES[0]:
+        return "shapes"
+    if source == SOURCES[1]:
+        if not path or not os.path.isfile(path):
+            raise DataError(f"no data.yaml at {path!r} on the server")
+        return path
+    if not upload:
+        raise DataError("upload a zip in YOLO layout first (images/train, images/val, labels/...)")
+    return extract_dataset_zip(upload if isinstance(upload, str) else upload.name, os.path.join(job_dir, "data"))
+
+
+def start(design, source, path, upload, epochs, imgsz, batch, device, job_name):
+    job = JOBS.get(job_name or "")
+    if job is not None and job.state == "running":
+        return job_name, error_html("A training run of this session is still running: stop it or wait for it.")
+    job = TrainJob({}, PROJECT)
+    os.makedirs(job.dir, exist_ok=True)
+    try:
+        data = resolve_data(source, path, upload, job.dir)
+        cfg = os.path.join(job.dir, "model.yaml")
+        with open(cfg, "w", encoding="utf-8") as fh:
+            fh.write(design["yaml"])
+        if data != "shapes":  # read it now: a bad dataset is said here, not in a crashed process
+            from engine.data import load_data_config
+
+            load_data_config(data)
+    except DataError as err:
+        return job_name, error_html(str(err))
+    job.args = {"cfg": cfg, "data": data, "epochs": int(epochs), "imgsz": int(imgsz), "batch": int(batch),
+                "device": device}
+    JOBS[job.name] = job.start()
+    return job.name, error_html("")
+
+
+def poll(job_name):
+    job = JOBS.get(job_name or "")
+    if job is None:
+        return (gr.skip(),) * 6
+    job.poll()
+    state = job.state
+    loss, maps = curves(job.events)
+    message = job.crash_message() if state == "crashed" else ""
+    best = os.path.join(job.dir, "best.pt")
+    done = state != "running"
+    return (progress_html(job.events, state, message), loss, maps, job.log_tail(),
+            best if done and os.path.exists(best) else gr.skip(),
+            gr.update(choices=model_choices(PROJECT)) if done else gr.skip())
+
+
+def stop(job_name):
+    job = JOBS.get(job_name or "")
+    if job is not None:
+        job.stop()
+    return error_html("Stopping: the current batch finishes, then last.pt is written." if job else "")
+
+
+def run_choices() -> list[tuple[str, str]]:
+    return [(f"{r['name']} · {r['epochs']} epochs · mAP50 {r['mAP50'] or 0:.3f}", r["dir"]) for r in list_runs(PROJECT)]
+
+
+def load_run(folder):
+    if not folder:
+        return (gr.skip(),) * 5
+    events, _ = read_events(os.path.join(folder, "events.jsonl"))
+    loss, maps = curves(events)
+    best = os.path.join(folder, "best.pt")
+    ended = any(e["event"] == "fit_end" for e in events)
+    return (progress_html(events, "finished" if ended else "stopped"), loss, maps,
+            best if os.path.exists(best) else None, gr.update(choices=model_choices(PROJECT), value=best if os.path.exists(best) else None))
+
+
+def build_train_tab(design_state: gr.State, test_model: gr.Dropdown):
+    job_name = gr.State("")
+    design_info = gr.HTML("", elem_id="train-design-line")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            source = gr.Radio(SOURCES, value=SOURCES[0], label="Dataset")
+            path = gr.Textbox(label="data.yaml path on the server", placeholder="/data/my/data.yaml")
+            upload = gr.File(label="Dataset zip", file_types=[".zip"])
+            with gr.Row():
+                epochs = gr.Number(30, label="Epochs", precision=0, minimum=1, maximum=1000)
+                imgsz = gr.Number(256, label="Train image size", precision=0, minimum=32, maximum=1280, step=32)
+            with gr.Row():
+                batch = gr.Number(16, label="Batch", precision=0, minimum=1, maximum=512)
+                device = gr.Dropdown(devices(), value="cpu", label="Device")
+            with gr.Row():
+                go = gr.Button("Start", variant="primary", elem_id="train-start")
+                halt = gr.Button("Stop", variant="stop", elem_id="train-stop")
+            message = gr.HTML(error_html(""), elem_id="train-message")
+            runs = gr.Dropdown(run_choices(), label="Earlier runs", elem_id="train-runs")
+            refresh = gr.Button("Refresh runs", size="sm")
+        with gr.Column(scale=2):
+            progress = gr.HTML(progress_html([], "idle"), elem_id="train-progress-box")
+            with gr.Row():
+                loss_plot = gr.LinePlot(x="step", y="loss", color="term", label="Loss terms (per batch)",
+                                        elem_id="loss-plot", height=260)
+                map_plot = gr.LinePlot(x="epoch", y="value", color="metric", label="mAP per epoch",
+                                       elem_id="map-plot", height=260)
+            log = gr.Textbox(label="Log", lines=10, max_lines=10, elem_id="train-log", interactive=False)
+            best = gr.File(label="best.pt", elem_id="train-best", interactive=False)
+    timer = gr.Timer(1.0)
+    go.click(start, [design_state, source, path, upload, epochs, imgsz, batch, device, job_name],
+             [job_name, message], api_visibility="private")
+    halt.click(stop, [job_name], [message], api_visibility="private")
+    timer.tick(poll, [job_name], [progress, loss_plot, map_plot, log, best, test_model], api_visibility="private",
+               show_progress="hidden")
+    refresh.click(lambda: gr.update(choices=run_choices()), None, [runs], api_visibility="private")
+    runs.input(load_run, [runs], [progress, loss_plot, map_plot, best, test_model], api_visibility="private")
+    design_state.change(design_line, [design_state], [design_info], api_visibility="private")
+    return design_info

@@ -1,0 +1,99 @@
+"""Training jobs as the page runs them: a process per run, followed through its events, stopped
+cleanly, found again later; and dataset zips checked before use."""
+import io
+import os
+import time
+import zipfile
+
+import pytest
+
+from engine.checkpoint import load_checkpoint
+from engine.data import DataError, load_data_config
+from engine.jobs import TrainJob, list_runs
+from engine.shapes import ensure_shapes
+from engine.zipdata import extract_dataset_zip
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return ensure_shapes(root=str(tmp_path_factory.mktemp("shapes")), n_train=8, n_val=4, imgsz=64, seed=2)
+
+
+def wait(job, until, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job.poll()
+        if until(job):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; state {job.state}; log:\n{job.log_tail()}")
+
+
+def test_job_runs_to_the_end_and_is_listed(tiny, tmp_path):
+    job = TrainJob({"preset": "yolov8n", "data": tiny, "epochs": 1, "imgsz": 64, "batch": 4}, str(tmp_path)).start()
+    wait(job, lambda j: j.state != "running")
+    assert job.state == "finished", job.log_tail()
+    kinds = [e["event"] for e in job.events]
+    assert kinds[0] == "fit_start" and "batch_end" in kinds and "epoch_end" in kinds and kinds[-1] == "fit_end"
+    assert load_checkpoint(os.path.join(job.dir, "best.pt")).trained
+    runs = list_runs(str(tmp_path))
+    assert runs[0]["name"] == job.name and runs[0]["epochs"] == 1 and runs[0]["best"]
+
+
+def test_stop_mid_run_leaves_a_loadable_last_pt(tiny, tmp_path):
+    job = TrainJob({"preset": "yolov5n", "data": tiny, "epochs": 50, "imgsz": 64, "batch": 2}, str(tmp_path)).start()
+    wait(job, lambda j: any(e["event"] == "batch_end" for e in j.events))
+    job.stop()
+    wait(job, lambda j: j.state != "running")
+    assert job.state == "stopped", job.log_tail()
+    assert any(e["event"] == "fit_end" and e["stopped"] for e in job.events)
+    assert load_checkpoint(os.path.join(job.dir, "last.pt")).model.nc == 4
+
+
+def test_a_crash_is_reported(tmp_path):
+    job = TrainJob({"cfg": str(tmp_path / "missing.yaml"), "epochs": 1}, str(tmp_path)).start()
+    wait(job, lambda j: j.state != "running")
+    assert job.state == "crashed" and "missing.yaml" in job.crash_message()
+
+
+def make_zip(files: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_good_zip_unpacks_into_its_folder_only(tiny, tmp_path):
+    root = os.path.dirname(tiny)
+    files = {}
+    for sub in ("images/train", "images/val", "labels/train", "labels/val"):
+        for f in sorted(os.listdir(os.path.join(root, sub)))[:3]:
+            files[f"set/{sub}/{f}"] = open(os.path.join(root, sub, f), "rb").read()
+    z = tmp_path / "ok.zip"
+    z.write_bytes(make_zip(files))
+    data = extract_dataset_zip(str(z), str(tmp_path / "job" / "data"))
+    assert data.startswith(str(tmp_path / "job"))
+    cfg = load_data_config(data)
+    assert len(cfg["train"]) == 3 and len(cfg["val"]) == 3 and cfg["nc"] >= 1
+
+
+@pytest.mark.parametrize("files, words", [
+    ({"../evil.txt": b"x", "images/a.jpg": b""}, "outside"),
+    ({"/abs/evil.txt": b"x"}, "outside"),
+    ({"images/train/a.jpg": b"x"}, "no labels/"),
+    ({"readme.txt": b"x"}, "no images/"),
+], ids=["dotdot", "absolute", "no-labels", "no-images"])
+def test_bad_zips_are_refused(tmp_path, files, words):
+    z = tmp_path / "bad.zip"
+    z.write_bytes(make_zip(files))
+    with pytest.raises(DataError, match=words):
+        extract_dataset_zip(str(z), str(tmp_path / "job"))
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_not_a_zip(tmp_path):
+    z = tmp_path / "x.zip"
+    z.write_text("hello")
+    with pytest.raises(DataError, match="not a readable zip"):
+        extract_dataset_zip(str(z), str(tmp_path / "job"))
