@@ -9,7 +9,6 @@ import tempfile
 from html import escape
 
 import gradio as gr
-import pandas as pd
 import torch
 
 from engine.data import DataError
@@ -20,6 +19,7 @@ from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.spec import parse
 
+from .charts import line_chart
 from .test_tab import model_choices
 from .views import error_html
 
@@ -41,15 +41,20 @@ def design_line(design: dict) -> str:
         return error_html(str(err))
 
 
-def curves(events: list[dict]):
-    batches = [e for e in events if e["event"] == "batch_end"]
-    loss_rows = [{"step": e["epoch"] + (e["batch"] + 1) / e["batches"], "term": k, "loss": v}
-                 for e in batches for k, v in e["loss"].items()]
-    epochs = [e for e in events if e["event"] == "epoch_end"]
-    map_rows = [{"epoch": e["epoch"] + 1, "metric": k, "value": e["metrics"][k]}
-                for e in epochs for k in ("mAP50", "mAP50-95")]
-    return (pd.DataFrame(loss_rows or [{"step": 0.0, "term": "box", "loss": 0.0}]),
-            pd.DataFrame(map_rows or [{"epoch": 0, "metric": "mAP50", "value": 0.0}]))
+def curves(events: list[dict]) -> tuple[str, str]:
+    """(loss chart, mAP chart) as SVG: each loss term's running epoch mean per batch; mAP per epoch."""
+    losses: dict[str, list] = {}
+    for e in events:
+        if e["event"] == "batch_end":
+            for k, v in e["loss"].items():
+                losses.setdefault(k, []).append((e["epoch"] + (e["batch"] + 1) / e["batches"], v))
+    maps: dict[str, list] = {"mAP50": [], "mAP50-95": []}
+    for e in events:
+        if e["event"] == "epoch_end":
+            for k in maps:
+                maps[k].append((e["epoch"] + 1, e["metrics"][k]))
+    return (line_chart(losses, "Loss terms (epoch mean so far)", "epoch", "loss-chart"),
+            line_chart({k: v for k, v in maps.items() if v}, "Validation mAP", "epoch", "map-chart", y_max=1.0))
 
 
 def progress_html(events: list[dict], state: str, message: str = "") -> str:
@@ -170,10 +175,8 @@ def build_train_tab(design_state: gr.State, test_model: gr.Dropdown):
         with gr.Column(scale=2):
             progress = gr.HTML(progress_html([], "idle"), elem_id="train-progress-box")
             with gr.Row():
-                loss_plot = gr.LinePlot(x="step", y="loss", color="term", label="Loss terms (per batch)",
-                                        elem_id="loss-plot", height=260)
-                map_plot = gr.LinePlot(x="epoch", y="value", color="metric", label="mAP per epoch",
-                                       elem_id="map-plot", height=260)
+                loss_plot = gr.HTML(curves([])[0], elem_id="loss-plot")
+                map_plot = gr.HTML(curves([])[1], elem_id="map-plot")
             log = gr.Textbox(label="Log", lines=10, max_lines=10, elem_id="train-log", interactive=False)
             best = gr.File(label="best.pt", elem_id="train-best", interactive=False)
     timer = gr.Timer(1.0)

@@ -15,6 +15,7 @@ def test_train_one_epoch_then_test_its_checkpoint(page, shot, tmp_path):
                            timeout=120000)
     shot(page, "09-training")
     page.wait_for_selector('#train-progress[data-state="finished"]', timeout=600000)
+    assert page.locator("#loss-chart path[data-series]").count() == 3  # box, cls, dfl
     assert "mAP50" in page.locator("#train-progress").inner_text()
     assert page.locator("#train-best a, #train-best [download]").count() >= 1 or "best.pt" in page.locator(
         "#train-best").inner_text()

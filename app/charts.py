@@ -1,0 +1,49 @@
+"""Small SVG line charts for the Train tab (loss terms per batch, mAP per epoch): plain strings, so
+they update cheaply every second and look the same everywhere."""
+from __future__ import annotations
+
+from html import escape
+
+COLOURS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed"]
+W, H, L, R, T, B = 460, 260, 48, 12, 44, 36
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_label: str, chart_id: str,
+               y_max: float | None = None) -> str:
+    points = [p for pts in series.values() for p in pts]
+    head = (f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" '
+            f'style="width:100%;max-width:{W}px;height:auto;background:white;border:1px solid #e2e8f0;'
+            f'border-radius:10px" font-family="ui-sans-serif, system-ui, sans-serif" font-size="11">'
+            f'<text x="{L}" y="18" font-size="13" font-weight="600" fill="#0f172a">{escape(title)}</text>')
+    if not points:
+        return head + f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" fill="#94a3b8">no data yet</text></svg>'
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = 0.0, y_max or max(max(p[1] for p in points), 1e-9) * 1.05
+    x1 = x1 if x1 > x0 else x0 + 1
+
+    def sx(x):
+        return L + (x - x0) / (x1 - x0) * (W - L - R)
+
+    def sy(y):
+        return H - B - (y - y0) / (y1 - y0) * (H - T - B)
+
+    out = [head]
+    for k in range(5):  # grid and y ticks
+        y = y0 + (y1 - y0) * k / 4
+        out.append(f'<line x1="{L}" x2="{W - R}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="#f1f5f9"/>'
+                   f'<text x="{L - 6}" y="{sy(y) + 4:.1f}" text-anchor="end" fill="#64748b">{y:.2g}</text>')
+    out.append(f'<text x="{(L + W - R) / 2}" y="{H - 6}" text-anchor="middle" fill="#64748b">{escape(x_label)} '
+               f'{x0:g}–{x1:g}</text>')
+    for i, (name, pts) in enumerate(series.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        path = " ".join(f"{'M' if j == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for j, (x, y) in enumerate(pts))
+        out.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.8" data-series="{escape(name)}"/>')
+        if len(pts) == 1:
+            x, y = pts[0]
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>')
+        lx = L + 10 + i * 90
+        last = pts[-1][1] if pts else 0
+        out.append(f'<rect x="{lx}" y="{T - 16}" width="10" height="3" fill="{colour}"/>'
+                   f'<text x="{lx + 14}" y="{T - 12}" fill="#334155">{escape(name)} {last:.3g}</text>')
+    out.append("</svg>")
+    return "".join(out)
