@@ -103,16 +103,32 @@ def start(design, source, path, upload, epochs, imgsz, batch, device, job_name):
         cfg = os.path.join(job.dir, "model.yaml")
         with open(cfg, "w", encoding="utf-8") as fh:
             fh.write(design["yaml"])
-        if data != "shapes":  # read it now: a bad dataset is said here, not in a crashed process
-            from engine.data import load_data_config
-
-            load_data_config(data)
+        report = check_dataset(data, int(imgsz)) if data != "shapes" else ""
     except DataError as err:
         return job_name, error_html(str(err))
     job.args = {"cfg": cfg, "data": data, "epochs": int(epochs), "imgsz": int(imgsz), "batch": int(batch),
                 "device": device}
     JOBS[job.name] = job.start()
-    return job.name, error_html("")
+    return job.name, report or error_html("")
+
+
+def check_dataset(data: str, imgsz: int) -> str:
+    """Read a dataset before training it: a bad one is said here, not by a crashed process; bad
+    label rows and unreadable images are listed (they are skipped, not fatal)."""
+    from engine.data import YoloDataset, load_data_config
+
+    cfg = load_data_config(data)
+    warnings, skipped = [], 0
+    for split in ("train", "val"):
+        ds = YoloDataset(cfg[split], cfg["names"], imgsz)
+        warnings += ds.warnings
+        skipped += ds.skipped_images
+    if not warnings and not skipped:
+        return ""
+    shown = "".join(f"<li>{escape(w)}</li>" for w in warnings[:8])
+    more = f"<li>… and {len(warnings) - 8} more</li>" if len(warnings) > 8 else ""
+    return (f'<div class="yld-note" id="data-warnings">Dataset read with {len(warnings)} warning(s), '
+            f'{skipped} unreadable image(s) skipped:<ul>{shown}{more}</ul></div>')
 
 
 def poll(job_name):

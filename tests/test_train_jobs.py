@@ -97,3 +97,18 @@ def test_not_a_zip(tmp_path):
     z.write_text("hello")
     with pytest.raises(DataError, match="not a readable zip"):
         extract_dataset_zip(str(z), str(tmp_path / "job"))
+
+
+def test_page_reports_bad_label_rows_before_training(tiny, tmp_path):
+    import shutil
+
+    from app.train_tab import check_dataset
+
+    root = tmp_path / "ds"
+    shutil.copytree(os.path.dirname(tiny), root)
+    label = sorted((root / "labels" / "train").iterdir())[0]
+    label.write_text(label.read_text() + "7 0.5 0.5 0.1 0.1\n0.5 0.5\n")
+    data = root / "data.yaml"
+    data.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames: [circle, square, triangle, cross]\n")
+    html = check_dataset(str(data), 64)
+    assert "2 warning(s)" in html and label.name in html and "out of range" in html
