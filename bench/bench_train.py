@@ -39,6 +39,9 @@ def main() -> None:
               "epochs": a.epochs, "device": a.device, "torch_threads": a.threads, "workers": a.workers,
               "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
                           "platform": platform.platform()}, "presets": {}}
+    if os.path.exists(a.out):  # keep the presets of earlier runs that this one does not redo
+        with open(a.out) as fh:
+            result["presets"] = json.load(fh).get("presets", {})
     for preset in a.presets:
         rates, curve = [], []
         events = Events()
