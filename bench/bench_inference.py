@@ -4,26 +4,29 @@
 For every preset and image size: build the model (untrained: its timing is real), fuse it
 (engine.export.deploy_model) and export + check its ONNX (engine.export.export_onnx) into a temp dir.
 Then time the forward only: torch eager under torch.inference_mode() on a (1, 3, s, s) tensor, and
-onnxruntime InferenceSession.run (CPU provider, default session options) on the same tensor. Two
-warm-up runs each, then N timed runs per backend in two rounds of blocks (torch, onnx / onnx, torch,
-so drift hits both alike; blocks rather than run-by-run alternation, because each backend's spinning
-pool threads slow the other's next run); median and p90 (nearest rank) in ms.
+onnxruntime InferenceSession.run (CPU provider, default session options) on the same tensor. Per
+pass: two warm-up runs each, then N timed runs per backend in two rounds of blocks (torch, onnx /
+onnx, torch, so drift hits both alike; blocks rather than run-by-run alternation, because each
+backend's spinning pool threads slow the other's next run). The whole sweep is repeated (--repeats
+passes, default 3, so a burst of noise hits one pass of a row, not all); a row's runs are pooled over
+its passes: median and p90 (nearest rank) in ms, with each pass's median kept too.
 
 Effective GFLOP/s = the fused model's GFLOPs at that size (graph.counts `fused_gflops`: 2 x
 multiply-adds) / median seconds; utilisation = effective / matmul peak, the best torch.matmul
-GFLOP/s (2 n^3 / t, n = 1024 and 2048) measured at the start and again at the end of the run
+GFLOP/s (2 n^3 / t, n = 1024 and 2048) measured at the start, between passes and at the end
 (onnxruntime's own MatMul peak is recorded alongside). With --stages (default) the pre / inference /
 post medians of Predictor.benchmark on one synthetic 480x640 image are recorded too (post = decode +
 NMS, on random weights: many boxes).
 
 The machine is shared: another process on one of the 2 cores makes torch's 2-thread eager runs up to
 tens of times slower. So each measurement first waits (bounded) for other processes to go quiet, the
-CPU they used while a row was timed is recorded (`outside_load_cores`), and disturbed rows are
-re-timed after the sweep, keeping the least disturbed attempt.
+CPU they used while each pass of a row was timed is recorded (`outside_load_cores`), disturbed
+passes are left out of their row, and rows disturbed in every pass are re-timed (flagged when still
+disturbed).
 
 Writes bench/results/inference.json and prints a table.
 Run: python bench/bench_inference.py [--presets yolov5n,yolov8n] [--sizes 320,640] [--runs-320 10]
-     [--runs-640 5] [--no-stages] [--retry-passes 2] [--quiet-budget 240]
+     [--runs-640 5] [--repeats 3] [--no-stages] [--retry-passes 2] [--quiet-budget 240]
 """
 from __future__ import annotations
 
@@ -221,33 +224,56 @@ def time_both(model: torch.nn.Module, sess: ort.InferenceSession, imgsz: int, ru
     return times["torch"], times["onnx"], load.stop()
 
 
-def one(name: str, text: str, imgsz: int, runs: int, stages: bool, folder: str, gate: QuietGate) -> dict:
+def prepare(name: str, text: str, imgsz: int, folder: str) -> dict:
+    """Counts, the deploy (fused) torch model and its checked ONNX file, built once per row."""
     spec, _ = parse(text, name=name)
     c = count(resolve(spec, imgsz))
     loaded = load_design(text, imgsz, name)
     model = deploy_model(loaded.model)
     res = export_onnx(loaded, os.path.join(folder, f"{name}-{imgsz}.onnx"), imgsz)
-    sess = ort.InferenceSession(res.path, session_options(), providers=["CPUExecutionProvider"])
+    return {"preset": name, "imgsz": imgsz, "counts": c, "model": model, "onnx": res.path, "names": loaded.names,
+            "head": type(model.model[-1]).__name__, "diff": res.max_abs_diff}
+
+
+def measure(prep: dict, runs: int, gate: QuietGate) -> dict:
+    """One timed attempt of a row: fresh onnxruntime session, quiet gate, both backends."""
+    sess = ort.InferenceSession(prep["onnx"], session_options(), providers=["CPUExecutionProvider"])
     gc.collect()
     waited = gate.wait()
-    t_torch, t_onnx, outside = time_both(model, sess, imgsz, runs)
+    t_torch, t_onnx, outside = time_both(prep["model"], sess, prep["imgsz"], runs)
+    return {"torch": t_torch, "onnx": t_onnx, "outside_load_cores": outside, "quiet_wait_s": waited}
+
+
+def stage_times(prep: dict) -> dict:
+    """Predictor.benchmark medians (pre / inference / post, 3 runs) on a synthetic 480x640 image."""
+    img = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    sess = ort.InferenceSession(prep["onnx"], session_options(), providers=["CPUExecutionProvider"])
+    model, imgsz = prep["model"], prep["imgsz"]
+    preds = {"torch": Predictor.from_torch(model, prep["names"], imgsz),
+             "onnx": Predictor.from_onnx(sess, prep["head"], model.nc, prep["names"], imgsz)}
+    return {b: p.benchmark(img, runs=3) for b, p in preds.items()}
+
+
+def summarise(prep: dict, attempts: list[dict], max_load: float) -> dict:
+    """A row from its attempts: the undisturbed ones (all, flagged, when none was), runs pooled."""
+    clean = [t for t in attempts if (t["outside_load_cores"] or 0) <= max_load]
+    used = clean or attempts
+    t_torch = [v for t in used for v in t["torch"]]
+    t_onnx = [v for t in used for v in t["onnx"]]
     tm, om = statistics.median(t_torch), statistics.median(t_onnx)
-    row = {"preset": name, "imgsz": imgsz, "fused_params": c.fused_params, "gflops": round(c.fused_gflops, 3),
-           "gflops_unfused": round(c.gflops, 3), "head": type(model.model[-1]).__name__, "runs": runs,
-           "torch_ms_median": round(tm, 2), "torch_ms_p90": round(p90(t_torch), 2),
-           "onnx_ms_median": round(om, 2), "onnx_ms_p90": round(p90(t_onnx), 2),
-           "onnx_over_torch": round(om / tm, 3),
-           "torch_gflops_per_s": round(c.fused_gflops / (tm / 1e3), 2),
-           "onnx_gflops_per_s": round(c.fused_gflops / (om / 1e3), 2),
-           "export_max_abs_diff": res.max_abs_diff, "outside_load_cores": outside,
-           "quiet_wait_s": waited}
-    if stages:
-        img = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-        head = type(model.model[-1]).__name__
-        preds = {"torch": Predictor.from_torch(model, loaded.names, imgsz),
-                 "onnx": Predictor.from_onnx(sess, head, model.nc, loaded.names, imgsz)}
-        row["stages_ms"] = {b: p.benchmark(img, runs=3) for b, p in preds.items()}
-    return row
+    g = prep["counts"].fused_gflops
+    return {"preset": prep["preset"], "imgsz": prep["imgsz"], "fused_params": prep["counts"].fused_params,
+            "gflops": round(g, 3), "gflops_unfused": round(prep["counts"].gflops, 3), "head": prep["head"],
+            "runs": len(t_torch),
+            "torch_ms_median": round(tm, 2), "torch_ms_p90": round(p90(t_torch), 2),
+            "onnx_ms_median": round(om, 2), "onnx_ms_p90": round(p90(t_onnx), 2),
+            "onnx_over_torch": round(om / tm, 3),
+            "torch_gflops_per_s": round(g / (tm / 1e3), 2), "onnx_gflops_per_s": round(g / (om / 1e3), 2),
+            "pass_medians_ms": {"torch": [round(statistics.median(t["torch"]), 2) for t in attempts],
+                                "onnx": [round(statistics.median(t["onnx"]), 2) for t in attempts]},
+            "outside_load_cores": [t["outside_load_cores"] for t in attempts],
+            "attempts_used": len(used), "disturbed": not clean,
+            "export_max_abs_diff": prep["diff"]}
 
 
 def main() -> None:
@@ -259,14 +285,16 @@ def main() -> None:
     ap.add_argument("--runs-640", type=int, default=5, help="timed runs at larger sizes")
     ap.add_argument("--no-stages", dest="stages", action="store_false",
                     help="skip the Predictor.benchmark pre / inference / post timings")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timing passes over every row (default 3); a row's runs are pooled over its passes")
     ap.add_argument("--max-outside-load", type=float, default=0.25,
-                    help="a row timed while other processes used more CPU cores than this is re-timed "
-                         "after the sweep (default 0.25)")
+                    help="a pass timed while other processes used more CPU cores than this is left out "
+                         "of its row, and a row with no other pass is re-timed (default 0.25)")
     ap.add_argument("--quiet-budget", type=float, default=240,
                     help="seconds in all the run may wait for other processes to go quiet before a "
                          "measurement (at most 30 s per wait; default 240)")
     ap.add_argument("--retry-passes", type=int, default=2,
-                    help="passes re-timing the disturbed rows; the attempt with the least outside load is kept")
+                    help="extra passes at most over the rows disturbed in every pass (default 2)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "inference.json"))
     a = ap.parse_args()
     chosen = [p.strip() for p in a.presets.split(",") if p.strip()]
@@ -289,38 +317,54 @@ def main() -> None:
         with open(preset_path(name), encoding="utf-8") as fh:
             texts[name] = fh.read()
     jobs = [(name, s) for name in chosen for s in sizes]
-    best: dict = {}
+    built: dict = {}
+    attempts: dict = {j: [] for j in jobs}
+    stages: dict = {}
+    peaks_mid = []
     with tempfile.TemporaryDirectory(prefix="yld-bench-inf-") as folder:
-        for attempt in range(1 + max(0, a.retry_passes)):
-            todo = [j for j in jobs if j not in best or (best[j]["outside_load_cores"] or 0) > a.max_outside_load]
-            if not todo:
-                break
-            if attempt:
-                print(f"re-timing {len(todo)} row(s) disturbed by other processes (pass {attempt + 1}) ...",
-                      flush=True)
-            for name, s in todo:
-                t0 = time.perf_counter()
-                runs = a.runs_320 if s <= 320 else a.runs_640
-                row = one(name, texts[name], s, runs, a.stages, folder, gate)
-                prev = best.get((name, s))
-                row["attempts"] = (prev["attempts"] if prev else 0) + 1
-                if prev is None or (row["outside_load_cores"] or 0) < (prev["outside_load_cores"] or 0):
-                    best[(name, s)] = row
-                else:
-                    prev["attempts"] = row["attempts"]
-                print(f"  {name:<26} {s:>4}  torch {row['torch_ms_median']:>8.1f} ms"
-                      f"  onnx {row['onnx_ms_median']:>8.1f} ms  {row['gflops']:>6.2f} GFLOPs"
-                      f"  outside load {row['outside_load_cores']} cores"
-                      f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    rows = [best[j] for j in jobs]
+        for name, s in jobs:  # build + export everything first: timing passes are then back to back
+            t0 = time.perf_counter()
+            built[(name, s)] = prepare(name, texts[name], s, folder)
+            print(f"  built {name} at {s} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        passes = [("pass", i + 1, jobs) for i in range(max(1, a.repeats))]
+        retries_left = max(0, a.retry_passes)
+        k = 0
+        while k < len(passes):
+            _, num, todo = passes[k]
+            print(f"pass {num}: timing {len(todo)} row(s) ...", flush=True)
+            for j in todo:
+                prep = built[j]
+                got = measure(prep, a.runs_320 if j[1] <= 320 else a.runs_640, gate)
+                attempts[j].append(got)
+                if a.stages and j not in stages:
+                    stages[j] = stage_times(prep)
+                print(f"  {j[0]:<26} {j[1]:>4}  torch {statistics.median(got['torch']):>8.1f} ms"
+                      f"  onnx {statistics.median(got['onnx']):>8.1f} ms  {prep['counts'].fused_gflops:>6.2f} GFLOPs"
+                      f"  outside load {got['outside_load_cores']} cores", flush=True)
+            if k + 1 < len(passes):
+                peaks_mid.append(quiet_peak(gate, tries=1))
+            k += 1
+            if k == len(passes) and retries_left:
+                disturbed = [j for j in jobs if all((t["outside_load_cores"] or 0) > a.max_outside_load
+                                                    for t in attempts[j])]
+                if disturbed:
+                    retries_left -= 1
+                    print(f"re-timing {len(disturbed)} row(s) disturbed by other processes in every pass", flush=True)
+                    passes.append(("retry", num + 1, disturbed))
+    rows = []
+    for j in jobs:
+        row = summarise(built[j], attempts[j], a.max_outside_load)
+        if j in stages:
+            row["stages_ms"] = stages[j]
+        rows.append(row)
 
     print("matmul peak (end) ...", flush=True)
     peak_end = quiet_peak(gate)
     gate.wait()
     ort_peak = max(ort_peak, ort_matmul_peak())
-    peak = max(v for d in (peak_start, peak_end) for k, v in d.items() if isinstance(k, int))
-    if peak_start.get("outside_load_cores") and peak_end.get("outside_load_cores") \
-            and min(peak_start["outside_load_cores"], peak_end["outside_load_cores"]) > a.max_outside_load:
+    samples = [peak_start, *peaks_mid, peak_end]
+    peak = max(v for d in samples for k, v in d.items() if isinstance(k, int))
+    if all((d.get("outside_load_cores") or 0) > a.max_outside_load for d in samples):
         print("warning: every matmul peak measurement was disturbed by other processes; "
               "utilisation is overstated", flush=True)
     for r in rows:
@@ -335,18 +379,21 @@ def main() -> None:
                     "onnxruntime_intra_op_threads": opts.intra_op_num_threads,
                     "onnxruntime_intra_op_threads_note": "0 = onnxruntime default (one per physical core)",
                     "onnxruntime_graph_optimization": str(opts.graph_optimization_level)},
-        "method": {"warmup": WARMUP, "runs_320": a.runs_320, "runs_640": a.runs_640,
-                   "timing": "forward only, 2 rounds of per-backend blocks (1 untimed run each); "
-                             "median and nearest-rank p90",
+        "method": {"warmup": WARMUP, "runs_320": a.runs_320, "runs_640": a.runs_640, "repeats": a.repeats,
+                   "timing": "forward only, per pass 2 rounds of per-backend blocks (1 untimed run each); "
+                             "median and nearest-rank p90 of the runs pooled over the row's undisturbed passes",
                    "gflops": "graph.counts fused_gflops (2 x MACs of the deploy model at imgsz)",
                    "util": "effective GFLOP/s / matmul_peak_gflops",
                    "quiet_gate": f"before each measurement, wait (<= 30 s, <= {a.quiet_budget:g} s in all) "
                                  f"until other processes use <= {a.max_outside_load} cores over 1 s",
-                   "outside_load_cores": "CPU cores used by other processes while a row was timed; rows above "
-                                         f"{a.max_outside_load} were re-timed up to {a.retry_passes} time(s), "
-                                         "keeping the least disturbed attempt"},
+                   "outside_load_cores": "CPU cores used by other processes while each pass of a row was "
+                                         f"timed; passes above {a.max_outside_load} are left out of the row "
+                                         f"unless all are (then disturbed: true, after up to {a.retry_passes} "
+                                         "extra passes)",
+                   "stages_ms": "Predictor.benchmark on a synthetic 480x640 image, 3 runs, first pass only"},
         "matmul_peak_gflops": peak,
-        "matmul_peak_detail": {"torch_start": peak_start, "torch_end": peak_end, "onnxruntime_1024_best": ort_peak},
+        "matmul_peak_detail": {"torch_start": peak_start, "torch_between_passes": peaks_mid, "torch_end": peak_end,
+                               "onnxruntime_1024_best": ort_peak},
         "seconds": round(time.perf_counter() - t_start, 1),
         "rows": rows,
     }
@@ -357,14 +404,16 @@ def main() -> None:
     print(f"\nmatmul peak {peak} GFLOP/s (torch, {torch.get_num_threads()} threads); "
           f"onnxruntime MatMul {ort_peak} GFLOP/s")
     print(f"{'preset':<26}{'size':>5}{'GFLOPs':>8}{'torch ms':>10}{'p90':>8}{'onnx ms':>9}{'p90':>8}"
-          f"{'ort/pt':>7}{'pt GF/s':>9}{'ort GF/s':>9}{'pt %':>6}{'ort %':>6}{'other':>6}")
+          f"{'ort/pt':>7}{'pt GF/s':>9}{'ort GF/s':>9}{'pt %':>6}{'ort %':>6}")
     for r in rows:
         print(f"{r['preset']:<26}{r['imgsz']:>5}{r['gflops']:>8.2f}"
               f"{r['torch_ms_median']:>10.1f}{r['torch_ms_p90']:>8.1f}"
               f"{r['onnx_ms_median']:>9.1f}{r['onnx_ms_p90']:>8.1f}{r['onnx_over_torch']:>7.2f}"
               f"{r['torch_gflops_per_s']:>9.1f}{r['onnx_gflops_per_s']:>9.1f}"
               f"{100 * r['torch_util']:>6.1f}{100 * r['onnx_util']:>6.1f}"
-              f"{r['outside_load_cores'] if r['outside_load_cores'] is not None else '-':>6}")
+              f"{'!' if r['disturbed'] else '':>2}")
+    if any(r["disturbed"] for r in rows):
+        print("! = every pass of the row was disturbed by other processes (see outside_load_cores)")
     print(f"wrote {a.out} ({result['seconds']:.0f} s)")
 
 
