@@ -11,7 +11,7 @@ from . import handlers as h
 
 def _public(result: dict, text: str) -> dict:
     if not result["ok"]:
-        return {k: v for k, v in result.items()}
+        return dict(result)
     return {"ok": True, "name": result["name"], "yaml": text, "notes": result["notes"],
             "strides": result["strides"], **result["counts"], "svg": result["svg"]}
 

@@ -5,7 +5,6 @@ name (plain data)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from html import escape
 
 import gradio as gr

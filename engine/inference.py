@@ -23,10 +23,6 @@ BACKENDS = ("torch", "onnx")
 _lock = threading.Lock()
 
 
-def _key(loaded: Loaded) -> str:
-    return hashlib.sha256(loaded.yaml.encode() + str(loaded.source).encode()).hexdigest()[:16]
-
-
 @functools.lru_cache(maxsize=4)
 def _predictors_cached(key: str, source_kind: str, source: str, yaml_text: str, imgsz: int) -> dict:
     loaded = load_any(source, imgsz) if source_kind == "checkpoint" else load_design(yaml_text, imgsz, source)
