@@ -11,6 +11,7 @@ Public API:
         ds.set_epoch(e); ds.mosaic = False (close mosaic); ds.warnings; ds.skipped_images.
     collate(batch) -> (imgs (B, 3, S, S), targets (N, 6) [batch_idx, cls, xc, yc, w, h], paths, metas)
     build_dataloader(dataset, batch_size, shuffle, workers=0, sampler=None, seed=0)
+    read_data_yaml(path, where) -> data of a dataset yaml, read through graph/safeyaml.py.
     DataError(ValueError): an unusable config; the message is one line.
 
 Label problems never stop training: bad rows are skipped, images without a label file are background,
@@ -30,6 +31,8 @@ import numpy as np
 import torch
 import yaml
 from PIL import Image, UnidentifiedImageError
+
+from graph import limits, safeyaml
 
 from . import augment as A
 from .images import FORMATS, ImageError, read_image
@@ -117,6 +120,21 @@ def _names(cfg: dict, where: str) -> list[str]:
     return names
 
 
+def read_data_yaml(path: str, where: str):
+    """A dataset yaml's data through the one safe loader (graph/safeyaml.py: no aliases, bounded size,
+    nodes and depth); DataError with one line naming the file otherwise."""
+    try:
+        return safeyaml.load_file(path, where, max_bytes=limits.MAX_DATA_YAML_BYTES)
+    except safeyaml.YamlRefused as exc:
+        raise DataError(str(exc)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DataError(f"{where}: not valid yaml{at} ({getattr(exc, 'problem', None) or 'parse error'})") from None
+    except OSError as exc:
+        raise DataError(f"{where}: cannot read the file ({exc})") from None
+
+
 def load_data_config(data: str) -> dict:
     """Read a dataset yaml (or "shapes") into names, nc and resolved lists of train / val images."""
     if str(data).strip().lower() == "shapes":
@@ -128,15 +146,7 @@ def load_data_config(data: str) -> dict:
         raise DataError(f"{where}: dataset yaml not found ({path})")
     if os.path.isdir(path):
         raise DataError(f"{where}: is a folder; give the dataset's .yaml file")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DataError(f"{where}: not valid yaml{at} ({getattr(exc, 'problem', None) or 'parse error'})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{where}: cannot read the file ({exc})") from None
+    cfg = read_data_yaml(path, where)
     if not isinstance(cfg, dict):
         raise DataError(f"{where}: expected a mapping with path / train / val / names, got {type(cfg).__name__}")
     names = _names(cfg, where)

@@ -3,8 +3,9 @@
 Two dialects, as people have them on disk:
 - YOLOv5: `depth_multiple`, `width_multiple`, `anchors`; `Detect [nc, anchors]`.
 - Ultralytics: `scales: {n: [depth, width, max_channels], ...}` (+ optional `scale:`); `Detect [nc]`.
-`yaml.safe_load` only, aliases refused, sizes bounded (graph/limits.py). Text pasted from a web page
-is repaired when it needs to be (graph/yamlfix.py) and the repairs are reported as notes.
+Read through graph/safeyaml.py only: aliases refused; size, nodes and depth bounded (graph/limits.py).
+Text pasted from a web page is repaired when it needs to be (graph/yamlfix.py) and the repairs are
+reported as notes.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from . import limits
+from . import limits, safeyaml
 from .errors import SpecError
 from .yamlfix import repair
 
@@ -97,22 +98,20 @@ def _tupled(value):
 
 
 def _safe_load(text: str):
-    """yaml.safe_load, refusing aliases (an alias bomb expands to billions of nodes) and huge trees."""
-    nodes = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            raise SpecError("yaml aliases (*name) are not allowed in a model file")
-        nodes += 1
-        if nodes > limits.MAX_YAML_NODES:
-            raise SpecError(f"the yaml is too large (more than {limits.MAX_YAML_NODES} nodes)")
-    return yaml.safe_load(text)
+    """graph/safeyaml.load (no aliases; bounded size, nodes and depth) with refusals as SpecError."""
+    try:
+        return safeyaml.load(text, "model yaml")
+    except safeyaml.YamlRefused as err:
+        raise SpecError(str(err)) from None
 
 
 def load_yaml(text: str) -> tuple[object, list[str]]:
-    """Text -> python data, repairing web-paste damage if (and only if) PyYAML rejects it."""
+    """Text -> python data, repairing web-paste damage if (and only if) PyYAML rejects it.
+
+    A refusal (alias, depth, nodes, size) is final: no repair is tried on a refused text."""
     if not isinstance(text, str) or not text.strip():
         raise SpecError("the model yaml is empty")
-    if len(text.encode("utf-8", "replace")) > limits.MAX_TEXT_BYTES:
+    if len(text) > limits.MAX_TEXT_BYTES or len(text.encode("utf-8", "replace")) > limits.MAX_TEXT_BYTES:
         raise SpecError(f"the yaml is larger than {limits.MAX_TEXT_BYTES // 1024} KB; a model file is a few KB")
     try:
         if any(q in text for q in "\u2018\u2019\u201c\u201d"):  # PyYAML takes ‘nearest’ for a plain word

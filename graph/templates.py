@@ -1,12 +1,12 @@
 """The template library on disk (templates/): backbone / neck / head fragments and whole-model
-presets, each with a name, a one-line summary and its source. Read once, cached."""
+presets, each with a name, a one-line summary and its source. Read once, cached, through the one safe
+yaml loader (graph/safeyaml.py)."""
 from __future__ import annotations
 
 import functools
 import os
 
-import yaml
-
+from . import safeyaml
 from .errors import SpecError
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
@@ -20,10 +20,10 @@ def fragments(kind: str) -> dict[str, dict]:
     out = {}
     for fn in sorted(os.listdir(folder)):
         if fn.endswith(".yaml"):
-            with open(os.path.join(folder, fn), encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
-            if data.get("kind") != kind:
-                raise ValueError(f"{fn}: kind is {data.get('kind')!r}, expected {kind!r}")
+            data = safeyaml.load_file(os.path.join(folder, fn), f"templates/{KINDS[kind]}/{fn}")
+            if not isinstance(data, dict) or data.get("kind") != kind:
+                got = data.get("kind") if isinstance(data, dict) else type(data).__name__
+                raise ValueError(f"{fn}: kind is {got!r}, expected {kind!r}")
             out[data["name"]] = data
     return out
 
@@ -38,8 +38,7 @@ def fragment(kind: str, name: str) -> dict:
 @functools.lru_cache(maxsize=None)
 def presets() -> dict[str, dict]:
     """name -> {name, summary, source, picks | file}; see templates/models/presets.yaml."""
-    with open(os.path.join(ROOT, "models", "presets.yaml"), encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = safeyaml.load_file(os.path.join(ROOT, "models", "presets.yaml"), "templates/models/presets.yaml")
     return {p["name"]: p for p in data["presets"]}
 
 
