@@ -17,7 +17,7 @@ import numpy as np
 from .export import deploy_model, export_onnx
 from .images import ImageError, read_image
 from .loading import Loaded, load_any, load_design
-from .predict import Predictor
+from .predict import MAX_DRAW_SIDE, Predictor
 
 BACKENDS = ("torch", "onnx")
 _lock = threading.Lock()
@@ -53,21 +53,33 @@ def predictors(source: str | None = None, yaml_text: str | None = None, imgsz: i
         return _predictors_cached(key, "design", name, yaml_text or "", imgsz)
 
 
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def run_images(preds: dict, images: list, conf: float = 0.25, iou: float = 0.45, backend: str = "torch",
-               timing_runs: int = 5) -> dict:
+               timing_runs: int = 5, max_side: int | None = MAX_DRAW_SIDE) -> dict:
     """Detect on each image (paths or arrays). -> {results: [...], errors: [...], latency: {...}}.
 
+    An image that fails is one line in `errors`; the others still come back. Each result's "image"
+    (annotated) has its long side at most `max_side` px; its detections are in the image's pixels.
     latency: per backend, the median over `timing_runs` runs of pre / inference / post (ms) on the
     first good image."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     results, errors, first = [], [], None
     for item in images:
         label = os.path.basename(item) if isinstance(item, str) else "image"
         try:
             img = read_image(item) if not isinstance(item, np.ndarray) else item
+            out = preds[backend].predict(img, conf=conf, iou=iou, max_side=max_side)
         except ImageError as err:
             errors.append(str(err))
             continue
-        out = preds[backend].predict(img, conf=conf, iou=iou)
+        except Exception as err:  # one image's failure never loses the others
+            errors.append(f"{label}: detection failed ({_one_line(err)})")
+            continue
         results.append({"name": label, "detections": out["detections"], "image": out["image"],
                         "timing_ms": out["timing_ms"], "shape": list(img.shape)})
         first = img if first is None else first

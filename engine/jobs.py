@@ -82,14 +82,13 @@ class TrainJob:
 
     @property
     def state(self) -> str:
-        """running | finished | stopped | crashed"""
-        if self.proc is None:
-            return "finished" if any(e["event"] == "fit_end" for e in self.events) else "crashed"
-        code = self.proc.poll()
-        if code is None:
+        """running | finished | stopped | crashed (a process that ended without a fit_end event,
+        by an error or a signal, unless it was asked to stop)"""
+        code = self.proc.poll() if self.proc is not None else None
+        if self.proc is not None and code is None:
             return "running"
-        ended = [e for e in self.events if e["event"] == "fit_end"]
-        if code == 0 and ended:
+        ended = [e for e in self.events if e.get("event") == "fit_end"]
+        if ended and code in (None, 0):
             return "stopped" if ended[-1].get("stopped") else "finished"
         return "stopped" if self.stopping and code in (0, -signal.SIGTERM) else "crashed"
 
@@ -111,26 +110,76 @@ class TrainJob:
         return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
 
     def crash_message(self) -> str:
-        tail = self.log_tail(40).splitlines()
-        errors = [ln for ln in tail if ln.startswith("error:") or "Error" in ln]
-        return errors[-1] if errors else (tail[-1] if tail else "the training process ended unexpectedly")
+        """One line: how the process ended (exit status or signal), then its error line or its
+        last log lines."""
+        code = self.proc.poll() if self.proc is not None else None
+        return f"the training process {ended_how(code)}{last_words(self.log_path)}"
 
 
-def list_runs(project: str = "runs") -> list[dict]:
-    """Earlier runs (newest first) with their last metrics, from their event files."""
+def ended_how(code: int | None) -> str:
+    """'was killed by signal SIGKILL' / 'exited with status 2' / 'ended' (unknown) from a return code."""
+    if code is None:
+        return "ended"
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def last_words(log_path: str, lines: int = 3) -> str:
+    """': ' + the log's last error line, else its last `lines` lines joined by ' | ';
+    ' (no log output)' when there are none."""
+    if not os.path.exists(log_path):
+        return " (no log output)"
+    with open(log_path, "rb") as fh:
+        fh.seek(max(0, os.path.getsize(log_path) - 16384))
+        tail = [ln.strip() for ln in fh.read().decode("utf-8", "replace").replace("\r", "\n").splitlines()
+                if ln.strip()][-40:]
+    errors = [ln for ln in tail if ln.startswith("error:") or "Error" in ln]
+    shown = errors[-1:] or tail[-lines:]
+    return ": " + " | ".join(shown) if shown else " (no log output)"
+
+
+def run_crash_message(folder: str) -> str:
+    """One line for a crashed run found on disk (its exit status is not kept): its last log lines."""
+    return f"the run ended without finishing{last_words(os.path.join(folder, 'train.log'))}"
+
+
+RECENT_S = 300  # a run without fit_end whose files changed this recently may still be running elsewhere
+
+
+def run_state(folder: str, events: list[dict], running: bool = False) -> str:
+    """finished | stopped (a fit_end event), running (a live job of this app), incomplete (no end yet
+    but written in the last RECENT_S s: maybe a run of another process), or crashed."""
+    ended = [e for e in events if e.get("event") == "fit_end"]
+    if ended:
+        return "stopped" if ended[-1].get("stopped") else "finished"
+    if running:
+        return "running"
+    stamps = [os.path.getmtime(p) for p in (os.path.join(folder, f) for f in ("events.jsonl", "train.log"))
+              if os.path.exists(p)]
+    return "incomplete" if stamps and time.time() - max(stamps) < RECENT_S else "crashed"
+
+
+def list_runs(project: str = "runs", running: tuple | set = ()) -> list[dict]:
+    """Earlier runs (newest first): every folder with a train.log, events.jsonl or best.pt, with its
+    state (run_state; `running` = names of this app's live jobs) and last metrics."""
     out = []
     if not os.path.isdir(project):
         return out
     for name in os.listdir(project):
         folder = os.path.join(project, name)
-        events, _ = read_events(os.path.join(folder, "events.jsonl"))
-        epochs = [e for e in events if e["event"] == "epoch_end"]
-        best = os.path.join(folder, "best.pt")
-        if not epochs and not os.path.exists(best):
+        if not any(os.path.isfile(os.path.join(folder, f)) for f in ("train.log", "events.jsonl", "best.pt")):
             continue
-        m = epochs[-1]["metrics"] if epochs else {}
+        events = [e for e in read_events(os.path.join(folder, "events.jsonl"))[0] if isinstance(e, dict)]
+        epochs = [e for e in events if e.get("event") == "epoch_end"]
+        best = os.path.join(folder, "best.pt")
+        m = (epochs[-1].get("metrics") or {}) if epochs else {}
         out.append({"name": name, "dir": folder, "best": best if os.path.exists(best) else None,
                     "last": os.path.join(folder, "last.pt") if os.path.exists(os.path.join(folder, "last.pt")) else None,
                     "epochs": len(epochs), "mAP50": m.get("mAP50"), "mAP50-95": m.get("mAP50-95"),
-                    "mtime": os.path.getmtime(folder), "events": events})
+                    "mtime": os.path.getmtime(folder), "events": events,
+                    "state": run_state(folder, events, name in running)})
     return sorted(out, key=lambda r: -r["mtime"])

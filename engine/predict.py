@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 MAX_CANDIDATES = 3000
 PAD_VALUE = 114
+MAX_DRAW_SIDE = 16383  # the annotated image's long side at most: WebP's limit (the page's gallery format)
 KINDS = {"DetectAnchor": "DetectAnchor", "anchor": "DetectAnchor", "yolov5": "DetectAnchor",
          "DetectDFL": "DetectDFL", "anchor_free": "DetectDFL", "anchor-free": "DetectDFL",
          "dfl": "DetectDFL", "yolov8": "DetectDFL"}
@@ -177,12 +178,22 @@ def _font(px: int):
         return ImageFont.load_default()
 
 
-def draw(img: np.ndarray, detections, names=None) -> Image.Image:
+def fit_side(im: Image.Image, max_side: int | None) -> tuple[Image.Image, float]:
+    """(im scaled down so its long side is at most `max_side`, the scale); (im, 1.0) if it fits."""
+    w, h = im.size
+    if not max_side or max(w, h) <= max_side:
+        return im, 1.0
+    s = max_side / max(w, h)
+    return im.resize((max(1, min(max_side, round(w * s))), max(1, min(max_side, round(h * s)))), Image.BILINEAR), s
+
+
+def draw(img: np.ndarray, detections, names=None, max_side: int | None = MAX_DRAW_SIDE) -> Image.Image:
     """The image with a coloured box per detection and a "name 0.87" label on a filled background.
-    `detections` is a list of dicts (to_detections) or an (n, 6) tensor."""
+    `detections` is a list of dicts (to_detections) or an (n, 6) tensor. An image whose long side
+    is over `max_side` is drawn scaled down to it (a picture to look at; detections are unchanged)."""
     if isinstance(detections, torch.Tensor):
         detections = to_detections(detections, list(names or []))
-    im = Image.fromarray(np.asarray(img, dtype=np.uint8)).convert("RGB")
+    im, scale = fit_side(Image.fromarray(np.asarray(img, dtype=np.uint8)).convert("RGB"), max_side)
     w, h = im.size
     lw = max(2, round(min(w, h) / 320))
     font = _font(max(11, round(min(w, h) / 40)))
@@ -190,7 +201,7 @@ def draw(img: np.ndarray, detections, names=None) -> Image.Image:
     for det in detections:
         c = int(det["class_id"])
         name = det.get("class_name") or (names[c] if names and 0 <= c < len(names) else f"class{c}")
-        x1, y1, x2, y2 = det["box"]
+        x1, y1, x2, y2 = (v * scale for v in det["box"])
         color = class_color(c)
         d.rectangle((x1, y1, max(x1, x2), max(y1, y2)), outline=color, width=lw)
         text = f"{name} {det['confidence']:.2f}"
@@ -272,12 +283,14 @@ class Predictor:
         ms = {"pre": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
         return found, ms
 
-    def predict(self, img: np.ndarray, conf: float = 0.25, iou: float = 0.45, max_det: int = 300) -> dict:
-        """{detections: [dict], image: annotated PIL image (drawing not timed), timing_ms: {pre,
-        inference, post}} for one (H, W, 3) uint8 RGB image; boxes in its pixels."""
+    def predict(self, img: np.ndarray, conf: float = 0.25, iou: float = 0.45, max_det: int = 300,
+                max_side: int | None = MAX_DRAW_SIDE) -> dict:
+        """{detections: [dict], image: annotated PIL image (drawing not timed; long side at most
+        `max_side`), timing_ms: {pre, inference, post}} for one (H, W, 3) uint8 RGB image; boxes in
+        its pixels."""
         img = self._check(img)
         found, ms = self._stages(img, conf, iou, max_det)
-        return {"detections": found, "image": draw(img, found, self.names),
+        return {"detections": found, "image": draw(img, found, self.names, max_side),
                 "timing_ms": {k: round(v, 3) for k, v in ms.items()}}
 
     def benchmark(self, img: np.ndarray, runs: int = 5, conf: float = 0.25, iou: float = 0.45) -> dict:

@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -154,6 +155,24 @@ def make_optimizer(c: TrainConfig, model: nn.Module, decay: float, nc: int, step
     raise ValueError(f"unknown optimizer {c.optimizer!r}; use SGD, AdamW or auto")
 
 
+class DeviceError(ValueError):
+    """A device this machine cannot give (or no device at all); the message is one line."""
+
+
+def check_device(device: str) -> str:
+    """'cpu', 'cuda' or 'cuda:N' (normalised) if this machine has it, else DeviceError."""
+    d = str(device).strip().lower()
+    m = re.fullmatch(r"cpu|cuda(?::(\d+))?", d)
+    if m is None:
+        raise DeviceError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    n = torch.cuda.device_count() if d != "cpu" and torch.cuda.is_available() else 0
+    if d != "cpu" and n == 0:
+        raise DeviceError(f"{d} was asked for but this machine has no CUDA device; use --device cpu")
+    if m.group(1) is not None and int(m.group(1)) >= n:
+        raise DeviceError(f"{d} was asked for but this machine has {n} CUDA device(s); use cuda:0 to cuda:{n - 1}")
+    return d
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, events: Events | None = None):
         self.c = config
@@ -164,9 +183,7 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------------------
     def _setup_distributed(self) -> torch.device:
-        cuda = self.c.device.startswith("cuda") and torch.cuda.is_available()
-        if self.c.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {self.c.device} asked for, but this machine has no CUDA device")
+        cuda = check_device(self.c.device) != "cpu"
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if cuda else "gloo")
         if cuda:
