@@ -3,12 +3,20 @@ an export shows offline and for a browser on another machine.
 
 Each export lives in its own private folder, known by a random token; the viewer can reach only the
 files of the netron package and the model of a live token — nothing else on disk. Releasing a token
-deletes its folder. Netron's viewer refuses to run 180 days after its build and asks once for a
-cookie consent (its own telemetry question): `status()` says plainly when it cannot show a model.
+deletes its folder. Netron's viewer refuses to run 180 days after its build: `status()` says plainly
+when it cannot show a model.
+
+Nothing leaves the machine (DESIGN.md, rules of the house). Netron's browser build looks the visitor up
+at ipinfo.io, asks a cookie question and then reports page views, with the page's URL (and so the
+export token), and errors to Google Analytics. What we serve has those parts cut out (`patched_script`),
+and every viewer response carries a Content-Security-Policy (`HEADERS`) under which the browser itself
+refuses any request off the app's origin, should a newer netron call out some other way.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import os
 import re
 import secrets
@@ -18,6 +26,35 @@ import threading
 from html import escape
 
 MAX_AGE_DAYS = 180
+
+# The viewer reaches its own origin only: scripts, workers, fetches, styles and fonts from the app;
+# images also as data: / blob: (its PNG / SVG export); no frames, forms or plugins; embedded only by
+# the app's page; no Referer (the page URL holds the export token).
+CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
+       "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
+       "manifest-src 'self'; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'self'")
+HEADERS = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}
+
+# Netron's telemetry, cut out of the scripts we serve: each pattern must match exactly once (a test
+# checks it against the installed netron; a netron that no longer matches is served as it is, logged,
+# and still held to the CSP above).
+#   browser.js `consent`:   GET https://ipinfo.io/json, then "This app uses cookies ..." [Accept]
+#   browser.js `telemetry`: starts Google Analytics (G-848W2NVWVH): page_view with the page URL, errors
+#   base.js `send`:         navigator.sendBeacon to https://analytics.google.com/g/collect
+_PATCHES = {
+    "browser.js": [
+        (r"\n( *)const consent = async \(\) => \{\n.*?\n\1\};\n",
+         "\n\\1const consent = async () => {}; // yolo-lite-designer: no IP lookup, no cookie question\n"),
+        (r"\n( *)const telemetry = async \(\) => \{\n.*?\n\1\};\n",
+         "\n\\1const telemetry = async () => {}; // yolo-lite-designer: no analytics\n"),
+    ],
+    "base.js": [
+        (r"\n( *)send\(name, params\) \{\n.*?\n\1\}\n",
+         "\n\\1send() { // yolo-lite-designer: telemetry sends nothing\n\\1}\n"),
+    ],
+}
+TELEMETRY_HOSTS = ("ipinfo.io", "analytics.google.com", "google-analytics.com", "googletagmanager.com")  # none left in what we serve
 
 
 def netron_dir() -> str | None:
@@ -64,9 +101,21 @@ class ExportStore:
     """Private folders for exports, one per token; thread-safe."""
 
     def __init__(self, root: str | None = None):
-        self.root = root or tempfile.mkdtemp(prefix="yld-exports-")
+        self._root = root  # made on first use, inside whatever temp folder the server set up by then
         self._live: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    @property
+    def root(self) -> str:
+        with self._lock:
+            if self._root is None:
+                self._root = tempfile.mkdtemp(prefix="yld-exports-")
+            return self._root
+
+    def folders(self) -> list[str]:
+        """The folders of the live exports (a disk clean-up must leave them)."""
+        with self._lock:
+            return list(self._live.values())
 
     def new(self) -> tuple[str, str]:
         token = secrets.token_urlsafe(16)
@@ -103,6 +152,35 @@ def static_file(name: str) -> str | None:
         return None
     path = os.path.join(folder, name)
     return path if os.path.isfile(path) else None
+
+
+def _patch(name: str, text: str) -> tuple[str, list[str]]:
+    """`text` with the telemetry patches of file `name` applied; the patterns that did not match once."""
+    missed = []
+    for pattern, replacement in _PATCHES.get(name, ()):
+        text, n = re.subn(pattern, replacement, text, flags=re.S)
+        if n != 1:
+            missed.append(pattern)
+    return text, missed
+
+
+@functools.lru_cache(maxsize=8)
+def _patched(path: str, mtime: float) -> str:
+    with open(path, encoding="utf-8") as fh:
+        text, missed = _patch(os.path.basename(path), fh.read())
+    left = [host for host in TELEMETRY_HOSTS if host in text]
+    if missed or left:
+        logging.getLogger(__name__).warning("netron's %s changed: telemetry patterns not found %s, hosts still "
+                                            "named %s (the CSP keeps its requests on this machine)",
+                                            path, missed, left)
+    return text
+
+
+def patched_script(name: str) -> str | None:
+    """The text of netron's `name` with its telemetry cut out, for the files that have any; else None
+    (serve the file as it is)."""
+    path = static_file(name) if name in _PATCHES else None
+    return _patched(path, os.path.getmtime(path)) if path else None
 
 
 def viewer_page(model_url: str, title: str) -> str:
