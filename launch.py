@@ -1,6 +1,7 @@
 """YOLO Lite Designer — the one entry point.
 
-    python launch.py [--host H] [--port P] serve the designer on http://127.0.0.1:7860
+    python launch.py [--host H] [--port P] [--max-jobs N] [--disk-quota 10G] ...
+                                          serve the designer on http://127.0.0.1:7860
     python launch.py catalog [--json]     blocks, backbones, necks, heads, presets
     python launch.py compose --backbone B --neck N --head H [--scale s] [--nc 80] [-o FILE]
     python launch.py info FILE|PRESET [--scale S] [--nc N] [--imgsz 640] [--json] [--check]
@@ -153,9 +154,14 @@ def cmd_predict(a) -> int:
 
 def cmd_train(a) -> int:
     from engine.progress import JsonlWriter, ProgressPrinter
-    from engine.train import Events, TrainConfig, Trainer
+    from engine.train import DeviceError, Events, TrainConfig, Trainer, check_device
 
     config = TrainConfig.from_dict({k: v for k, v in vars(a).items() if v is not None})
+    try:
+        config.device = check_device(config.device)
+    except DeviceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     events = Events()
     rank = int(os.environ.get("RANK", 0))
     if rank == 0:
@@ -170,6 +176,33 @@ def cmd_train(a) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     trainer.fit()
+    return 0
+
+
+def server_options(a) -> dict:
+    """launch.py's serve flags -> app/settings.py's Settings fields (ValueError on a bad size)."""
+    from app.settings import parse_size
+
+    opts = {"host": a.host, "port": a.port, "token": "" if a.no_auth else a.token,
+            "allowed_hosts": tuple(h.lower() for h in a.allow_host), "disk_quota": parse_size(a.disk_quota),
+            "max_file_size": parse_size(a.max_file_size), "cache_ttl_s": int(a.cache_hours * 3600),
+            "data_roots": tuple(os.path.abspath(d) for d in a.data_root)}
+    if a.max_jobs is not None:
+        if a.max_jobs < 1:
+            raise ValueError("--max-jobs must be at least 1")
+        opts["max_jobs"] = a.max_jobs
+    return opts
+
+
+def cmd_serve(a) -> int:
+    try:
+        opts = server_options(a)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from app.main import serve
+
+    serve(**opts)
     return 0
 
 
@@ -190,8 +223,23 @@ def run_check(graph) -> dict:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="launch.py", description="YOLO Lite Designer")
-    p.add_argument("--host", default="127.0.0.1", help="address to serve the app on (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve the app on (default 127.0.0.1); any other "
+                   "than loopback requires the access token printed at start")
     p.add_argument("--port", type=int, default=7860, help="port to serve the app on (default 7860)")
+    p.add_argument("--token", help="the access token to require (default: a random one when --host is not loopback)")
+    p.add_argument("--no-auth", dest="no_auth", action="store_true", help="serve a non-loopback host without a token")
+    p.add_argument("--allow-host", dest="allow_host", action="append", default=[], metavar="NAME",
+                   help="also answer to this Host name (e.g. the machine's DNS name); repeatable")
+    p.add_argument("--max-jobs", dest="max_jobs", type=int, help="training runs at a time, whole server "
+                   "(default 1 on CPU, one per GPU)")
+    p.add_argument("--disk-quota", dest="disk_quota", default="10G", help="room for runs/ and temp files together; "
+                   "the oldest unpinned items are removed past it (default 10G)")
+    p.add_argument("--max-file-size", dest="max_file_size", default="200M", help="largest upload (default 200M)")
+    p.add_argument("--cache-hours", dest="cache_hours", type=float, default=6.0,
+                   help="temp files (uploads, downloads, exports of ended sessions) are kept this long (default 6)")
+    p.add_argument("--data-root", dest="data_root", action="append", default=[], metavar="DIR",
+                   help="a folder the Train tab's 'data.yaml on the server' may read from; repeatable "
+                   "(default: anywhere for a loopback server, nowhere otherwise)")
     sub = p.add_subparsers(dest="cmd")
     c = sub.add_parser("catalog", help="list blocks, backbones, necks, heads and presets")
     c.add_argument("--json", action="store_true")
@@ -267,10 +315,7 @@ def main(argv=None) -> int:
     errors = (SpecError,)
     args = parser().parse_args(argv)
     if not getattr(args, "func", None):
-        from app.main import serve
-
-        serve(args.host, args.port)
-        return 0
+        return cmd_serve(args)
     if args.cmd in ("export", "predict", "train"):
         from engine.checkpoint import CheckpointError
         from engine.export import ExportError

@@ -12,6 +12,7 @@ from graph.catalog import catalog
 from graph.errors import SpecError
 
 from . import handlers as h
+from .paths import PathRefused, client_file
 from .views import error_html, summary_html
 
 SCALES = ["n", "s", "m", "l", "x"]
@@ -113,8 +114,8 @@ def build_design_tab():
 
     def on_upload(file, size, st):
         try:
-            text = h.read_upload(file)
-        except SpecError as err:
+            text = h.read_upload(client_file(file, "yaml upload"))
+        except (SpecError, PathRefused) as err:
             return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
         stem = os.path.splitext(os.path.basename(file))[0]
         return (text, *on_yaml(text, size, {**(st or {}), "name": h.safe_name(stem)}))

@@ -3,6 +3,7 @@ pack, and Netron's viewer embedded in the page for the exported file."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from html import escape
 
@@ -17,6 +18,7 @@ from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.spec import parse
 
+from .handlers import safe_name
 from .server import STORE
 from .views import error_html
 
@@ -40,8 +42,8 @@ def viewer_html(token: str | None) -> str:
         return '<div class="yld-note" id="netron-empty">Export the design to see its ONNX graph here.</div>'
     if not usable:
         return f'<div class="yld-error" id="netron-unavailable">{escape(message)}</div>'
-    return (f'<div class="yld-note">{escape(message)} — the viewer may ask once about cookies (its own '
-            f'telemetry question; nothing leaves this machine when it is offline).</div>'
+    return (f'<div class="yld-note">{escape(message)}, served by this app with its telemetry cut out: it asks '
+            f'no cookie question and sends nothing off this machine.</div>'
             f'<iframe id="netron-frame" src="/netron/index.html?token={token}" title="Netron" '
             f'style="width:100%;height:720px;border:1px solid #e2e8f0;border-radius:10px"></iframe>')
 
@@ -60,9 +62,9 @@ def do_export(design: dict, imgsz, dynamic: bool, old_token: str | None):
     except (SpecError, ExportError, CheckpointError, ValueError) as err:
         return error_html(f"export failed: {err}"), gr.skip(), gr.skip(), old_token
     STORE.release(old_token)  # re-exporting replaces the view; the old folder goes
-    download = os.path.join(tempfile.mkdtemp(prefix="yld-onnx-"), f"{name}.onnx")
-    with open(result.path, "rb") as src, open(download, "wb") as dst:
-        dst.write(src.read())
+    download = os.path.join(folder, f"{safe_name(name)}.onnx")  # goes with the export's folder
+    if download != result.path:
+        shutil.copyfile(result.path, download)
     return _status_html(result, name), download, viewer_html(token), token
 
 
@@ -72,7 +74,7 @@ def do_pack(design: dict, imgsz):
         data = export_pack(resolve(spec, int(imgsz or 640)), design["yaml"])
     except SpecError as err:
         return error_html(f"pack failed: {err}"), gr.skip()
-    path = os.path.join(tempfile.mkdtemp(prefix="yld-pack-"), f"{design.get('name', 'model')}-pack.zip")
+    path = os.path.join(tempfile.mkdtemp(prefix="yld-pack-"), f"{safe_name(design.get('name', 'model'))}-pack.zip")
     with open(path, "wb") as fh:
         fh.write(data)
     return error_html(""), path

@@ -2,11 +2,15 @@
 graph/. No Gradio here, so they are tested without a browser and scripted through the API.
 
 A design is evaluated from its yaml text — the per-session state is that text and the numbers it
-gave, never a model object. `evaluate` is cached on (text, imgsz): it is a pure function.
+gave, never a model object. `evaluate` is cached on (text, imgsz, name): it is a pure function;
+text too large to evaluate is refused before the cache.
 """
 from __future__ import annotations
 
+import csv
 import functools
+import hashlib
+import io
 import os
 import re
 import tempfile
@@ -15,18 +19,39 @@ from graph.compose import compose
 from graph.counts import count
 from graph.dump import stride_comments, to_yaml
 from graph.errors import SpecError
+from graph.limits import MAX_TEXT_BYTES
 from graph.render import render_svg
 from graph.resolve import resolve
 from graph.spec import parse
 from graph.templates import preset, preset_path
 
 DEFAULT_PRESET = "yolov8n"
+DOWNLOADS = "yld-files"  # the temp folder's sub-folder for files offered for download
 TABLE_HEADERS = ["#", "from", "n", "params", "module", "arguments", "output", "GFLOPs"]
 
 
-@functools.lru_cache(maxsize=64)
 def evaluate(text: str, imgsz: int = 640, name: str = "model") -> dict:
-    """yaml text -> {ok, name, counts, svg, table, notes, strides, dialect} or {ok: False, error, layer}."""
+    """yaml text -> {ok, name, counts, svg, table, notes, strides, dialect} or {ok: False, error, layer}.
+
+    Text that is not a str, or larger than graph/limits.MAX_TEXT_BYTES, is refused here, before the
+    cache, so a refused text never becomes a cache key."""
+    refused = _refuse_text(text)
+    if refused is not None:
+        return {"ok": False, **refused.as_dict()}
+    return _evaluate_cached(text, imgsz, name)
+
+
+def _refuse_text(text) -> SpecError | None:
+    if not isinstance(text, str):
+        return SpecError(f"the model yaml must be text, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_BYTES or len(text.encode("utf-8", "replace")) > MAX_TEXT_BYTES:
+        return SpecError(f"the yaml is larger than {MAX_TEXT_BYTES // 1024} KB; a model file is a few KB")
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate_cached(text: str, imgsz: int, name: str) -> dict:
+    """`evaluate` for a text already checked; cached on (text, imgsz, name): it is a pure function."""
     try:
         spec, notes = parse(text, name=name)
         graph = resolve(spec, int(imgsz))
@@ -40,6 +65,10 @@ def evaluate(text: str, imgsz: int = 640, name: str = "model") -> dict:
                    str(r["args"]).replace("'", ""), "×".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
                    round(r["gflops"], 3)] for r in counts.per_layer],
     }
+
+
+evaluate.cache_info = _evaluate_cached.cache_info  # the cache behind evaluate, for tests and benches
+evaluate.cache_clear = _evaluate_cached.cache_clear
 
 
 def compose_yaml(backbone: str, neck: str, head: str, scale: str, nc: int, imgsz: int = 640) -> str:
@@ -80,13 +109,23 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
 
 
-def write_yaml_file(text: str, name: str) -> str:
-    """The yaml in a fresh private folder, as NAME.yaml, for the download button."""
-    folder = tempfile.mkdtemp(prefix="yld-yaml-")
-    path = os.path.join(folder, f"{safe_name(name)}.yaml")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+def download_file(filename: str, text: str) -> str:
+    """`text` as FILENAME for a download button, in a folder named by its content under the temp
+    folder's `yld-files/` (the same design gives the same file, not a new folder per edit; the
+    server's housekeeping removes old ones)."""
+    digest = hashlib.sha256(f"{filename}\0{text}".encode("utf-8", "replace")).hexdigest()[:20]
+    folder = os.path.join(tempfile.gettempdir(), DOWNLOADS, digest)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    path = os.path.join(folder, filename)
+    if not os.path.exists(path):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
     return path
+
+
+def write_yaml_file(text: str, name: str) -> str:
+    """The yaml as NAME.yaml for the download button."""
+    return download_file(f"{safe_name(name)}.yaml", text)
 
 
 def read_upload(path: str | None, limit: int = 256 * 1024) -> str:
@@ -110,11 +149,14 @@ def pin_row(result: dict, label: str) -> dict:
 
 
 def pins_csv(pins: list[dict]) -> str:
-    folder = tempfile.mkdtemp(prefix="yld-compare-")
-    path = os.path.join(folder, "compare.csv")
+    """compare.csv for download: quoted by the csv module; a text cell that a spreadsheet would
+    read as a formula (= + - @, tab, CR first) gets a leading ' ."""
     cols = ["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(",".join(cols) + "\n")
-        for p in pins:
-            fh.write(",".join(f'"{p[c]}"' if c == "name" else str(p[c]) for c in cols) + "\n")
-    return path
+
+    def cell(v):
+        return "'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r")) else v
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(cols)
+    out.writerows([cell(p[c]) for c in cols] for p in pins)
+    return download_file("compare.csv", buf.getvalue())

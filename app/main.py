@@ -5,6 +5,7 @@ import gc
 
 import gradio as gr
 
+from . import janitor, settings
 from .api import register_api
 from .design_tab import build_design_tab
 from .export_tab import build_export_tab
@@ -15,7 +16,7 @@ from .views import CSS
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="YOLO Lite Designer") as demo:
+    with gr.Blocks(title="YOLO Lite Designer", analytics_enabled=False) as demo:  # nothing leaves the machine
         gr.Markdown("## YOLO Lite Designer\nCompose a lightweight detector from a backbone, a neck and a head; "
                     "the numbers match what YOLOv5 / Ultralytics print.")
         with gr.Tab("Design"):
@@ -34,27 +35,45 @@ def build_app() -> gr.Blocks:
 
 
 def create_app():
-    """The FastAPI app: the page at /, Netron's viewer at /netron/."""
+    """The ASGI app: the page at /, Netron's viewer at /netron/, behind the request guard, with the
+    settings of app/settings.py (configure them first)."""
+    settings.prepare_temp()  # before the Blocks exist: Gradio's cache goes into the private folder
     demo = build_app().queue(default_concurrency_limit=4)
-    return create_server(demo, css=CSS, theme=gr.themes.Soft(), footer_links=["api"])
+    app = create_server(demo, css=CSS, theme=gr.themes.Soft(), footer_links=["api"])
+    janitor.start()
+    return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+def address(s: settings.Settings) -> str:
+    """The URL to open (with the token when there is one)."""
+    host = "127.0.0.1" if s.host in ("0.0.0.0", "::") else s.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{s.port}/" + (f"?token={s.token}" if s.token else "")
+
+
+def serve(**options) -> None:
+    """Serve with the given settings (see app/settings.py; launch.py's flags fill them)."""
     import uvicorn
 
+    s = settings.configure(**options)
     app = create_app()
     gc.freeze()  # the long-lived objects of torch and gradio leave the collector's rounds
-    print(f"YOLO Lite Designer on http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    print(f"YOLO Lite Designer on {address(s)}")
+    if s.token:
+        print("Anyone with this address (its token) can use the app; keep it private. --no-auth turns this off.")
+    print(f"Limits: {s.max_jobs} training run(s) at a time, uploads up to {s.max_file_size / 2**20:.0f} MiB, "
+          f"disk quota {s.disk_quota / 2**30:.1f} GiB for {s.runs_dir} and {s.temp_root}")
+    uvicorn.run(app, host=s.host, port=s.port, log_level="warning")
 
 
-def serve_in_background(host: str = "127.0.0.1", port: int = 7860, timeout: float = 60):
+def serve_in_background(host: str = "127.0.0.1", port: int = 7860, timeout: float = 60, **options):
     """Start the server on a thread (tests, benchmarks); returns a function that stops it."""
     import threading
     import time
 
     import uvicorn
 
+    settings.configure(host=host, port=port, **options)
     server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,12 +1,16 @@
 """The web server: the Gradio app mounted on a FastAPI app that also serves Netron's viewer for
-exports (routes under /netron/, files from engine/viewer.py only)."""
+exports (routes under /netron/, files from engine/viewer.py only), all behind the request guard."""
 from __future__ import annotations
 
 import fastapi
 import gradio as gr
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 from engine import viewer
+
+from . import settings
+from .security import Guard
 
 STORE = viewer.ExportStore()
 
@@ -25,14 +29,30 @@ def netron_routes(app: fastapi.FastAPI, store: viewer.ExportStore = STORE) -> No
             if store.model_file(token, "model.onnx") is None:
                 return PlainTextResponse("This export is gone (re-export to view it again).", status_code=404)
             return HTMLResponse(viewer.viewer_page(f"models/{token}/model.onnx", "model.onnx"),
-                                headers={"Cache-Control": "no-store"})
+                                headers={"Cache-Control": "no-store", **viewer.HEADERS})
         path = viewer.static_file(name)
         if path is None:
             return PlainTextResponse("not found", status_code=404)
-        return FileResponse(path)
+        script = viewer.patched_script(name)  # its telemetry cut out; every file carries the CSP (workers too)
+        if script is not None:
+            return Response(script, media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache", **viewer.HEADERS})
+        return FileResponse(path, headers=viewer.HEADERS)
 
 
-def create_server(demo: gr.Blocks, **mount_kw) -> fastapi.FastAPI:
+def create_server(demo: gr.Blocks, **mount_kw):
+    """The ASGI app: Gradio and the viewer behind the request guard (app/security.py), with
+    Gradio's own upload check on, the upload limit and the cache clean-up of the settings."""
+    s = settings.current()
     app = fastapi.FastAPI()
+    # A CORS policy of our own (no other origin) replaces Gradio's, which lets any localhost page in.
+    app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False)
     netron_routes(app)
-    return gr.mount_gradio_app(app, demo, path="/", **mount_kw)
+    demo.delete_cache = (min(600, s.cache_ttl_s), s.cache_ttl_s)
+    # Outputs may come from the runs folder (best.pt) wherever it is, besides Gradio's defaults.
+    gr.mount_gradio_app(app, demo, path="/", max_file_size=s.max_file_size, server_name=s.host,
+                        server_port=s.port, allowed_paths=[s.runs_dir], **mount_kw)
+    # mount_gradio_app never marks the blocks launched, and Gradio checks that input files were
+    # uploaded (not just named by the client) only once they are.
+    demo.has_launched = True
+    return Guard(app)

@@ -12,9 +12,11 @@ from engine.export import ExportError
 from engine.inference import predictors, run_images
 from graph.errors import SpecError
 
+from .paths import client_file, run_file
 from .views import error_html
 
 DESIGN = "Current design (untrained)"
+DISPLAY_MAX = 4096  # annotated images are shown with their long side at most this (boxes keep image pixels)
 UPLOADED = "Uploaded checkpoint"
 
 
@@ -36,23 +38,31 @@ def _latency_html(latency: dict, trained: bool) -> str:
             f'<div class="yld-note">Median of 5 runs on the first image, deploy form (BatchNorm folded).</div></div>')
 
 
+def _caption(r: dict) -> str:
+    h, w = r["shape"][:2]
+    shown = "" if r["image"].size == (w, h) else f" (shown scaled down from {w}x{h})"
+    return f"{r['name']}: {len(r['detections'])} detections{shown}"
+
+
 def do_predict(files, choice, ckpt, design, conf, iou, backend, imgsz):
     """-> (gallery, detections table, latency html, message html)."""
     if not files:
         return gr.skip(), gr.skip(), gr.skip(), error_html("Drop one or more images (jpg, png, bmp, webp) first.")
-    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
     try:
+        paths = [client_file(f, "image") for f in files]
         if choice == DESIGN:
             preds = predictors(yaml_text=design["yaml"], imgsz=int(imgsz), name=design.get("name", "design"))
         else:
             path = ckpt if choice == UPLOADED else choice
             if not path:
                 return gr.skip(), gr.skip(), gr.skip(), error_html("Upload a checkpoint (.pt) of this project first.")
-            preds = predictors(source=path if isinstance(path, str) else path.name, imgsz=int(imgsz))
-        out = run_images(preds, paths, float(conf), float(iou), "onnx" if backend == "onnxruntime" else "torch")
+            path = client_file(path, "checkpoint") if choice == UPLOADED else run_file(path, "checkpoint")
+            preds = predictors(source=path, imgsz=int(imgsz))
+        out = run_images(preds, paths, float(conf), float(iou), "onnx" if backend == "onnxruntime" else "torch",
+                         max_side=DISPLAY_MAX)
     except (SpecError, CheckpointError, ExportError, ValueError) as err:
         return gr.skip(), gr.skip(), gr.skip(), error_html(str(err))
-    gallery = [(r["image"], f"{r['name']}: {len(r['detections'])} detections") for r in out["results"]]
+    gallery = [(r["image"], _caption(r)) for r in out["results"]]
     table = [[r["name"], d["class_name"], d["confidence"], *d["box"]] for r in out["results"] for d in r["detections"]]
     message = error_html("; ".join(out["errors"])) if out["errors"] else error_html("")
     latency = _latency_html(out["latency"], out["trained"]) if out["latency"] else gr.skip()

@@ -5,25 +5,31 @@ name (plain data)."""
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from html import escape
 
 import gradio as gr
 import torch
 
 from engine.data import DataError
-from engine.jobs import TrainJob, list_runs, read_events
+from engine.jobs import TrainJob, list_runs, read_events, run_crash_message, run_state
 from engine.zipdata import extract_dataset_zip
 from graph.counts import count
 from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.spec import parse
 
+from . import settings
 from .charts import line_chart
+from .janitor import room_left
+from .paths import PathRefused, client_file
 from .test_tab import model_choices
 from .views import error_html
 
 PROJECT = os.environ.get("YLD_RUNS", "runs")
 JOBS: dict[str, TrainJob] = {}  # job name -> job, across sessions (a session holds only the name)
+_starting = threading.Lock()
 SOURCES = ["Built-in shapes", "data.yaml on the server", "Upload a zip (YOLO layout)"]
 
 
@@ -71,7 +77,8 @@ def progress_html(events: list[dict], state: str, message: str = "") -> str:
     if epoch:
         m = epoch["metrics"]
         body += f" · last mAP50 {m['mAP50']:.3f}, mAP50-95 {m['mAP50-95']:.3f}"
-    colour = {"running": "#2563eb", "finished": "#059669", "stopped": "#d97706", "crashed": "#dc2626"}.get(state, "#64748b")
+    colour = {"running": "#2563eb", "finished": "#059669", "stopped": "#d97706", "crashed": "#dc2626",
+              "incomplete": "#7c3aed"}.get(state, "#64748b")
     note = f'<div class="yld-error">{escape(message)}</div>' if message else ""
     return (f'<div id="train-progress" data-state="{state}"><div style="font-weight:600;color:{colour}">{state}</div>'
             f'<div style="background:#e2e8f0;border-radius:6px;height:10px;margin:6px 0">'
@@ -79,31 +86,60 @@ def progress_html(events: list[dict], state: str, message: str = "") -> str:
             f'<div class="yld-note">{escape(body)}</div>{note}</div>')
 
 
-def resolve_data(source: str, path: str, upload, job_dir: str) -> str:
+def resolve_data(source: str, path: str, upload) -> str | tuple[str, str]:
+    """'shapes', a checked server data.yaml path, or ('zip', the checked uploaded zip)."""
     if source == SOURCES[0]:
         return "shapes"
     if source == SOURCES[1]:
-        if not path or not os.path.isfile(path):
+        if not path or not os.path.isfile(path) or not path.lower().endswith((".yaml", ".yml")):
             raise DataError(f"no data.yaml at {path!r} on the server")
+        if not settings.current().data_path_allowed(path):
+            raise DataError(f"{path!r} is outside the dataset folders this server was started with (--data-root)")
         return path
     if not upload:
         raise DataError("upload a zip in YOLO layout first (images/train, images/val, labels/...)")
-    return extract_dataset_zip(upload if isinstance(upload, str) else upload.name, os.path.join(job_dir, "data"))
+    return "zip", client_file(upload, "dataset zip")
+
+
+def server_busy() -> str | None:
+    """Why no training can start now (the server-wide limit), or None."""
+    running = [j for j in JOBS.values() if j.state == "running"]
+    limit = settings.current().max_jobs
+    if len(running) >= limit:
+        return (f"The server is already running {len(running)} training run(s), its limit (--max-jobs {limit}): "
+                f"wait for one to end or stop it.")
+    return None
 
 
 def start(design, source, path, upload, epochs, imgsz, batch, device, job_name):
+    """Check everything, then make the run folder and start the process; a refused start leaves
+    nothing on disk."""
     job = JOBS.get(job_name or "")
     if job is not None and job.state == "running":
         return job_name, error_html("A training run of this session is still running: stop it or wait for it.")
+    if device not in devices():
+        return job_name, error_html(f"unknown device {device!r}; this server has {', '.join(devices())}")
+    with _starting:  # two sessions pressing Start at once still count against one limit
+        busy = server_busy()
+        if busy:
+            return job_name, error_html(busy)
+        return _start_checked(design, source, path, upload, epochs, imgsz, batch, device, job_name)
+
+
+def _start_checked(design, source, path, upload, epochs, imgsz, batch, device, job_name):
     job = TrainJob({}, PROJECT)
-    os.makedirs(job.dir, exist_ok=True)
     try:
-        data = resolve_data(source, path, upload, job.dir)
+        resolve(parse(design["yaml"])[0], int(imgsz))  # a design that does not resolve never trains
+        data = resolve_data(source, path, upload)
+        os.makedirs(job.dir)
+        if isinstance(data, tuple):
+            data = extract_dataset_zip(data[1], os.path.join(job.dir, "data"), max_bytes=room_left())
         cfg = os.path.join(job.dir, "model.yaml")
         with open(cfg, "w", encoding="utf-8") as fh:
             fh.write(design["yaml"])
         report = check_dataset(data, int(imgsz)) if data != "shapes" else ""
-    except DataError as err:
+    except (DataError, SpecError, PathRefused) as err:
+        shutil.rmtree(job.dir, ignore_errors=True)
         return job_name, error_html(str(err))
     job.args = {"cfg": cfg, "data": data, "epochs": int(epochs), "imgsz": int(imgsz), "batch": int(batch),
                 "device": device}
@@ -152,18 +188,28 @@ def stop(job_name):
     return error_html("Stopping: the current batch finishes, then last.pt is written." if job else "")
 
 
+def _running() -> set[str]:
+    return {name for name, job in JOBS.items() if job.state == "running"}
+
+
 def run_choices() -> list[tuple[str, str]]:
-    return [(f"{r['name']} · {r['epochs']} epochs · mAP50 {r['mAP50'] or 0:.3f}", r["dir"]) for r in list_runs(PROJECT)]
+    """Every run under PROJECT, crashed ones too: 'NAME · state · N epochs · mAP50 x'."""
+    return [(f"{r['name']} · {r['state']} · {r['epochs']} epochs · mAP50 {r['mAP50'] or 0:.3f}", r["dir"])
+            for r in list_runs(PROJECT, _running())]
 
 
 def load_run(folder):
     if not folder:
         return (gr.skip(),) * 5
-    events, _ = read_events(os.path.join(folder, "events.jsonl"))
+    root = os.path.realpath(PROJECT)
+    if os.path.dirname(os.path.realpath(folder)) != root:  # only run folders of this app
+        return progress_html([], "idle", "not a run folder of this app"), gr.skip(), gr.skip(), None, gr.skip()
+    events = [e for e in read_events(os.path.join(folder, "events.jsonl"))[0] if isinstance(e, dict)]
     loss, maps = curves(events)
     best = os.path.join(folder, "best.pt")
-    ended = any(e["event"] == "fit_end" for e in events)
-    return (progress_html(events, "finished" if ended else "stopped"), loss, maps,
+    state = run_state(folder, events, os.path.basename(os.path.normpath(folder)) in _running())
+    message = run_crash_message(folder) if state == "crashed" else ""
+    return (progress_html(events, state, message), loss, maps,
             best if os.path.exists(best) else None, gr.update(choices=model_choices(PROJECT), value=best if os.path.exists(best) else None))
 
 

@@ -1,6 +1,7 @@
 """A dataset uploaded as a zip in YOLO layout, checked before use and unpacked only inside the job's
 own folder: members that would land outside it (absolute paths, `..`, links), archives that expand
-past the size or file-count limits, and a missing labels/ folder are refused with one line."""
+past the size or file-count limits, and a missing labels/ folder are refused with one line. A
+data.yaml / dataset.yaml inside is read through the one safe yaml loader (graph/safeyaml.py)."""
 from __future__ import annotations
 
 import os
@@ -9,14 +10,14 @@ import zipfile
 
 import yaml
 
-from .data import DataError
+from .data import DataError, read_data_yaml
 
 MAX_BYTES = 2 * 2**30  # unpacked
 MAX_FILES = 100_000
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def _safe_members(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+def _safe_members(z: zipfile.ZipFile, max_bytes: int = MAX_BYTES) -> list[zipfile.ZipInfo]:
     members, total = [], 0
     for info in z.infolist():
         name = info.filename.replace("\\", "/")
@@ -26,8 +27,8 @@ def _safe_members(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if stat.S_ISLNK(info.external_attr >> 16):
             raise DataError(f"the zip has a symbolic link: {info.filename!r}")
         total += info.file_size
-        if total > MAX_BYTES:
-            raise DataError(f"the zip unpacks to more than {MAX_BYTES // 2**30} GiB")
+        if total > max_bytes:
+            raise DataError(f"the zip unpacks to more than {_size(max_bytes)}, the room left for it on this server")
         members.append(info)
         if len(members) > MAX_FILES:
             raise DataError(f"the zip has more than {MAX_FILES} files")
@@ -42,14 +43,19 @@ def _root(dest: str) -> str:
     raise DataError("the zip has no images/ folder (YOLO layout: images/train, images/val, labels/...)")
 
 
-def extract_dataset_zip(zip_path: str, dest: str) -> str:
-    """Unpack into `dest` (created), check the layout, return the path of a data.yaml for it."""
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def extract_dataset_zip(zip_path: str, dest: str, max_bytes: int = MAX_BYTES) -> str:
+    """Unpack into `dest` (created), check the layout, return the path of a data.yaml for it.
+    `max_bytes` bounds what it unpacks to (the declared sizes, and each member as it is written)."""
     try:
         z = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as err:
         raise DataError(f"not a readable zip file: {err}") from None
     with z:
-        members = _safe_members(z)
+        members = _safe_members(z, min(max_bytes, MAX_BYTES))
         os.makedirs(dest, exist_ok=True)
         base = os.path.realpath(dest)
         for info in members:
@@ -68,8 +74,7 @@ def extract_dataset_zip(zip_path: str, dest: str) -> str:
     given = [os.path.join(root, f) for f in ("data.yaml", "dataset.yaml") if os.path.exists(os.path.join(root, f))]
     names = None
     if given:
-        with open(given[0], encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+        data = read_data_yaml(given[0], os.path.basename(given[0]))  # safe loader, at most 1 MB
         names = data.get("names") if isinstance(data, dict) else None
     splits = {s: os.path.join("images", s) for s in ("train", "val") if os.path.isdir(os.path.join(root, "images", s))}
     if "train" not in splits:

@@ -62,7 +62,7 @@ def test_summary_shows_yolo_figure_only_when_it_differs():
 def test_yaml_file_and_csv(tmp_path):
     path = h.write_yaml_file("nc: 1\n", "my model/../x")
     assert os.path.basename(path) == "my-model-..-x.yaml"  # no separator survives: it stays in its folder
-    assert os.path.basename(os.path.dirname(path)).startswith("yld-yaml-") and open(path).read() == "nc: 1\n"
+    assert os.path.basename(os.path.dirname(os.path.dirname(path))) == h.DOWNLOADS and open(path).read() == "nc: 1\n"
     result = h.evaluate(h.preset_yaml("yolov8n")[1], 640, "a")
     csv = open(h.pins_csv([h.pin_row(result, 'a "b"')])).read().splitlines()
     assert csv[0].startswith("name,params,GFLOPs") and "3157200" in csv[1]
