@@ -34,20 +34,30 @@ def same_origin(origin: str, host: str, scheme: str) -> bool:
         and parts.netloc.lower() == host.lower()
 
 
-def _token_given(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
-    """(token found, whether it came in the query string)."""
+def _credentials(scope, headers: dict[str, str]) -> dict[str, str]:
+    """The tokens a request carries, by where: query (`?token=`), bearer, cookie. (The query name
+    is shared with other uses, e.g. the Netron viewer's export token: any one that matches counts.)"""
+    found = {}
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if query.get("token"):
-        return query["token"][0], True
+        found["query"] = query["token"][0]
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip(), False
+        found["bearer"] = auth[7:].strip()
     cookie = SimpleCookie()
     try:
         cookie.load(headers.get("cookie", ""))
     except Exception:  # noqa: BLE001 - a malformed cookie header is just no cookie
-        return None, False
-    return (cookie[COOKIE].value if COOKIE in cookie else None), False
+        cookie = SimpleCookie()
+    if COOKIE in cookie:
+        found["cookie"] = cookie[COOKIE].value
+    return found
+
+
+def _matching(scope, headers: dict[str, str], token: str) -> list[str]:
+    """Where the request carries the right token (empty: nowhere)."""
+    return [where for where, value in _credentials(scope, headers).items()
+            if secrets.compare_digest(value.encode("utf-8", "replace"), token.encode())]
 
 
 def why_refused(scope, headers: dict[str, str]) -> tuple[int, str] | None:
@@ -64,8 +74,7 @@ def why_refused(scope, headers: dict[str, str]) -> tuple[int, str] | None:
     if site == "cross-site" and (method not in SAFE_METHODS or headers.get("sec-fetch-mode") != "navigate"):
         return 403, "cross-site request refused"
     if s.token:
-        given, _ = _token_given(scope, headers)
-        if not given or not secrets.compare_digest(given.encode(), s.token.encode()):
+        if not _matching(scope, headers, s.token):
             return 401, ("this YOLO Lite Designer needs its access token: open the address printed when the "
                          "server started (…/?token=…)")
     return None
@@ -102,7 +111,8 @@ class Guard:
         """Pass the request on; past the body limit the app sees the client go away and the
         client gets 413 (if no answer has begun)."""
         limit, seen, started, over = body_limit(scope.get("path", "")), 0, False, False
-        given, in_query = _token_given(scope, headers) if current().token else (None, False)
+        token = current().token
+        set_cookie = bool(token) and "query" in _matching(scope, headers, token)
 
         async def counted_receive():
             nonlocal seen, over
@@ -122,8 +132,8 @@ class Guard:
                 return
             if message["type"] == "http.response.start":
                 started = True
-                if in_query and given:  # the page's own later requests carry the cookie
-                    cookie = f"{COOKIE}={given}; Path=/; HttpOnly; SameSite=Strict"
+                if set_cookie:  # the page's own later requests carry the cookie
+                    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
                     message = {**message, "headers": [*message.get("headers", []),
                                                       (b"set-cookie", cookie.encode("latin-1"))]}
             await send(message)

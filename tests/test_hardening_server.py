@@ -109,6 +109,11 @@ def test_non_loopback_host_requires_the_token():
     assert c.get("/x", headers={**host, "Cookie": f"yld_token={s.token}"}).status_code == 200
     assert c.post("/x", headers={**host, "Authorization": f"Bearer {s.token}"}).text == "ok 0"
     assert c.get("/", headers={"Host": "evil.example", "Authorization": f"Bearer {s.token}"}).status_code == 400
+    # the Netron viewer's own ?token= (an export's) does not hide the session's cookie
+    r = c.get("/netron/index.html?token=export123", headers={**host, "Cookie": f"yld_token={s.token}"})
+    assert r.status_code == 200 and "set-cookie" not in r.headers
+    c.cookies.clear()  # the client kept the cookie set above
+    assert c.get("/netron/index.html?token=export123", headers=host).status_code == 401
 
 
 def test_no_auth_and_extra_host_names_are_explicit():
