@@ -6,14 +6,15 @@ answer 200, and then, from N client threads (gradio_client, one Client per threa
 1. baseline — normal `/info` calls only (the real model yamls of templates/models/, round robin);
 2. mixed — normal `/info` calls with one hostile request after every 3 normals, round robin over:
    an alias bomb ("billion laughs", ~400 bytes) and a 5000-deep nested list to /info; a 25 MB text to
-   /info (refused by the request guard with 413); a FileData naming /etc/passwd (and a `..` climb out
-   of the upload folder) posted raw to the Design tab's private `on_upload` event through Gradio's
+   /info (refused by the request guard with 413); a FileData naming /etc/passwd or a planted
+   secret.yaml (each also as a `..` climb out of the upload folder) posted raw to the Design tab's private `on_upload` event through Gradio's
    queue API; an /info call with `Host: evil.example`; a cross-origin /info POST with
    `Origin: http://evil.example`.
 
 It records the latency of every normal call (p50 / p95 / max, ms) and its errors per phase; for every
 hostile kind: tried, refused (ok False with an error, HTTP 4xx, or a Gradio error event), crashed
-(5xx, connection dropped, timeout) and leaked (a response containing text of /etc/passwd); and the
+(5xx, connection dropped, timeout) and leaked (a response containing text of /etc/passwd or of the
+planted yaml); and the
 server's RSS (VmRSS of the server process from /proc, plus any children) after the warm-up, its peak
 (sampled every 0.2 s) and after a 3 s settle at the end. The goals: no normal call fails, p95 of
 normal calls in the mixed phase <= 2x the baseline's, RSS at the end within 100 MiB of the start.
@@ -50,9 +51,12 @@ sys.path.insert(0, ROOT)
 
 import httpx  # noqa: E402
 
+from bench.queue_client import call as queue_call  # noqa: E402
+from bench.queue_client import config, event, file_data  # noqa: E402
 from graph.templates import preset_path, presets  # noqa: E402
 
 PASSWD_MARKERS = ("root:x:0:0", "/bin/bash", "/usr/sbin/nologin", "daemon:x:")
+SECRET_MARKER = "BENCH-PLANTED-SECRET-5d1c"
 KINDS = ("alias_bomb", "deep_nesting", "huge_text_25mb", "path_traversal", "bad_host", "cross_origin")
 CALL_TIMEOUT = 60.0
 
@@ -139,41 +143,6 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-# ------------------------------------------------------------- raw queue calls (as tests/queue_client)
-
-def queue_event(url: str, api_name: str) -> dict:
-    cfg = httpx.get(url + "config", timeout=30).json()
-    comps = {c["id"]: c for c in cfg["components"]}
-    dep = next(d for d in cfg["dependencies"] if d.get("api_name") == api_name)
-    return {**dep, "input_components": [comps[i] for i in dep["inputs"]]}
-
-
-def queue_call(url: str, dep: dict, data: list, timeout: float = CALL_TIMEOUT) -> tuple[int, str, list[dict]]:
-    """Post `data` to the event: (HTTP status of the join, all text the server sent, messages)."""
-    session = uuid.uuid4().hex[:11]
-    target = dep["targets"][0][0] if dep["targets"] else None
-    with httpx.Client(timeout=timeout) as c:
-        r = c.post(url + "gradio_api/queue/join", json={
-            "data": data, "event_data": None, "fn_index": dep["id"], "trigger_id": target, "session_hash": session})
-        text, messages = r.text, []
-        if r.status_code != 200:
-            return r.status_code, text, messages
-        with c.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as s:
-            for line in s.iter_lines():
-                text += line + "\n"
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                messages.append(msg)
-                if msg.get("msg") in ("process_completed", "close_stream", "unexpected_error"):
-                    break
-    return 200, text, messages
-
-
-def file_data(path: str) -> dict:
-    return {"path": path, "orig_name": path.rsplit("/", 1)[-1], "meta": {"_type": "gradio.FileData"}}
-
-
 # ---------------------------------------------------------------------------------------- payloads
 
 def alias_bomb() -> str:
@@ -190,7 +159,16 @@ HUGE = "# " + "x" * (25 * 2**20)
 
 
 def leaked(text: str) -> bool:
-    return any(m in text for m in PASSWD_MARKERS)
+    return any(m in text for m in PASSWD_MARKERS + (SECRET_MARKER,))
+
+
+def planted_yaml() -> str:
+    """A model yaml with a marker line in a fresh folder of the bench's own (not the server's)."""
+    folder = tempfile.mkdtemp(prefix="bench-load-secret-")
+    path = os.path.join(folder, "secret.yaml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"# {SECRET_MARKER}\nnc: 80\nbackbone: [[-1, 1, Conv, [16, 3, 2]]]\nhead: []\n")
+    return path
 
 
 class Hostile:
@@ -199,9 +177,11 @@ class Hostile:
     def __init__(self, url: str, upload_dep: dict, temp_root: str | None, normal_yaml: str):
         self.url, self.dep, self.normal_yaml = url, upload_dep, normal_yaml
         self.bomb = alias_bomb()
-        self.paths = ["/etc/passwd"]
+        secret = planted_yaml()  # a .yaml, the type the upload button takes, outside every served folder
+        self.paths = ["/etc/passwd", secret]
         if temp_root:  # climb out of Gradio's upload folder (the app's private temp folder)
-            self.paths.append(os.path.join(temp_root, "gradio", "..", "..", "..", "..", "etc", "passwd"))
+            up = os.path.join(temp_root, "gradio", *[".."] * (temp_root.count("/") + 1))
+            self.paths += [os.path.join(up, "etc", "passwd"), os.path.join(up, secret.lstrip("/"))]
         self.n_traversal = itertools.count()
 
     def run(self, kind: str, client) -> dict:
@@ -410,7 +390,7 @@ def main() -> None:
             clients[i % len(clients)].predict(text, 640, api_name="/info")
         for c in clients:
             c.predict(normal_yamls[0], 640, api_name="/info")
-        hostile = Hostile(url, queue_event(url, "on_upload"), temp_root, normal_yamls[0])
+        hostile = Hostile(url, event(config(url), "on_upload"), temp_root, normal_yamls[0])
         time.sleep(1.0)
         rss_start = rss_mib(proc.pid)
         sampler = RssSampler(proc.pid)

@@ -83,7 +83,8 @@ def load_section(d: dict) -> list[str]:
             f"(the {len(s['normal_yamls'])} preset yamls at {s['imgsz']}, answered from the server's evaluate cache after the warm-up): "
             f"{s['baseline_calls']} alone, then {s['mixed_calls']} with {s['hostile_requests']} hostile requests mixed "
             f"in (one after every {s['hostile_every']}), round robin over an alias bomb and a 5000-deep list to "
-            "`/info`, a 25 MB text to `/info`, a FileData naming /etc/passwd posted raw to the upload event, "
+            "`/info`, a 25 MB text to `/info`, a FileData naming /etc/passwd or a planted secret.yaml (also as a "
+            "`..` climb out of the upload folder) posted raw to the upload event, "
             "`Host: evil.example` and a cross-origin POST (`results/load.json`):", "",
             "| normal `/info` | p50 ms | p95 ms | max ms | errors |", "|---|---:|---:|---:|---:|",
             f"| baseline | {b['p50_ms']} | {b['p95_ms']} | {b['max_ms']} | {b['errors']} |",
@@ -104,7 +105,23 @@ def load_section(d: dict) -> list[str]:
             f"and for the benchmark's own busy threads (all of them). The clients, not the server, are "
             f"the load: in the mixed phase the benchmark's gradio_client threads used {m['bench_cpu_s']} CPU s "
             f"against the server's {m['server_cpu_s']} CPU s in {m['wall_s']} s on 2 cores, so the latencies are "
-            "mostly client and queue overhead and vary up to ~2x between runs.", ""]
+            "mostly client and queue overhead and vary up to ~2x between runs.", "",
+            *before_section(load("load-before.json"))]
+
+
+def before_section(d: dict | None) -> list[str]:
+    """The same benchmark run on main before the hardening (results/load-before.json), if kept."""
+    if not d:
+        return []
+    b, m, r = d["baseline"], d["mixed"], d["rss"]
+    rows = [f"| {kind} | {h['tried']} | {h['refused']} | {h['crashed']} | {h.get('accepted', 0)} | {h['leaked']} | "
+            f"{h['median_ms']} |" for kind, h in d["hostile"].items()]
+    return [f"Before the hardening (the same script run on commit 33e2a19, `results/load-before.json`): normal "
+            f"`/info` p50 {b['p50_ms']} → {m['p50_ms']} ms and p95 {b['p95_ms']} → {m['p95_ms']} ms "
+            f"({d['ratio_mixed_over_baseline']['p95']}x) once hostile requests were mixed in, max {m['max_ms']} ms; "
+            f"server RSS {r['end_minus_start_mib']:+} MiB.", "",
+            "| hostile request (before) | tried | refused | crashed | accepted | leaked | median ms |",
+            "|---|---:|---:|---:|---:|---:|---:|", *rows, ""]
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """A raw client of Gradio's queue API, as an attacker would use it: post any payload to any event
-(private ones included, by fn_index) and read every message of the answer."""
+(private ones included, by fn_index) and read every message of the answer. Used by the load
+benchmark (bench/bench_load.py) and the hardening tests."""
 from __future__ import annotations
 
 import json
@@ -23,8 +24,8 @@ def default_inputs(dep: dict) -> list:
     return [c.get("props", {}).get("value") for c in dep["input_components"]]
 
 
-def call(url: str, dep: dict, data: list, timeout: float = 120) -> tuple[str, list[dict]]:
-    """Post `data` to the event; returns (all the text the server sent, the parsed messages)."""
+def call(url: str, dep: dict, data: list, timeout: float = 120) -> tuple[int, str, list[dict]]:
+    """Post `data` to the event: (HTTP status of the join, all the text the server sent, messages)."""
     base = url.rstrip("/")
     session = uuid.uuid4().hex[:11]
     target = dep["targets"][0][0] if dep["targets"] else None
@@ -34,7 +35,7 @@ def call(url: str, dep: dict, data: list, timeout: float = 120) -> tuple[str, li
             "session_hash": session})
         text, messages = r.text, []
         if r.status_code != 200:
-            return text, [{"msg": "refused", "status": r.status_code}]
+            return r.status_code, text, messages
         with c.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as s:
             for line in s.iter_lines():
                 text += line + "\n"
@@ -44,7 +45,7 @@ def call(url: str, dep: dict, data: list, timeout: float = 120) -> tuple[str, li
                 messages.append(msg)
                 if msg.get("msg") in ("process_completed", "close_stream", "unexpected_error"):
                     break
-    return text, messages
+    return 200, text, messages
 
 
 def file_data(path: str, name: str | None = None) -> dict:
