@@ -40,9 +40,8 @@ def reap(now: float | None = None) -> int:
         if job.state == "running":
             running += 1
             continue
-        ended = getattr(job, "ended_at", None) or now
-        job.ended_at = ended
-        if now - ended > FORGET_AFTER_S:
+        job.ended_at = job.ended_at or now
+        if now - job.ended_at > FORGET_AFTER_S:
             jobs.pop(name, None)
     return running
 

@@ -54,6 +54,7 @@ class TrainJob:
         self.offset = 0
         self.events: list[dict] = []
         self.stopping = False
+        self.ended_at: float | None = None  # when the app first saw the process ended (housekeeping)
 
     def command(self) -> list[str]:
         cmd = [sys.executable, LAUNCH, "train", "--project", self.project, "--name", self.name, "--exist-ok",
@@ -102,18 +103,23 @@ class TrainJob:
             self.proc.kill()
 
     def log_tail(self, lines: int = 20) -> str:
-        if not os.path.exists(self.log_path):
-            return ""
-        with open(self.log_path, "rb") as fh:
-            fh.seek(max(0, os.path.getsize(self.log_path) - 16384))
-            text = fh.read().decode("utf-8", "replace").replace("\r", "\n")
-        return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
+        return "\n".join(tail_lines(self.log_path, lines))
 
     def crash_message(self) -> str:
         """One line: how the process ended (exit status or signal), then its error line or its
         last log lines."""
         code = self.proc.poll() if self.proc is not None else None
         return f"the training process {ended_how(code)}{last_words(self.log_path)}"
+
+
+def tail_lines(path: str, lines: int) -> list[str]:
+    """The last `lines` non-blank lines of a log (its last 16 KB; progress bars' \\r as new lines)."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.path.getsize(path) - 16384))
+        text = fh.read().decode("utf-8", "replace").replace("\r", "\n")
+    return [ln for ln in text.splitlines() if ln.strip()][-lines:]
 
 
 def ended_how(code: int | None) -> str:
@@ -131,12 +137,7 @@ def ended_how(code: int | None) -> str:
 def last_words(log_path: str, lines: int = 3) -> str:
     """': ' + the log's last error line, else its last `lines` lines joined by ' | ';
     ' (no log output)' when there are none."""
-    if not os.path.exists(log_path):
-        return " (no log output)"
-    with open(log_path, "rb") as fh:
-        fh.seek(max(0, os.path.getsize(log_path) - 16384))
-        tail = [ln.strip() for ln in fh.read().decode("utf-8", "replace").replace("\r", "\n").splitlines()
-                if ln.strip()][-40:]
+    tail = [ln.strip() for ln in tail_lines(log_path, 40)]
     errors = [ln for ln in tail if ln.startswith("error:") or "Error" in ln]
     shown = errors[-1:] or tail[-lines:]
     return ": " + " | ".join(shown) if shown else " (no log output)"
