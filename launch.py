@@ -83,7 +83,7 @@ def cmd_info(a) -> int:
 
 
 def cmd_export(a) -> int:
-    from engine.export import export_onnx
+    from engine.deploy.export import export_onnx
     from engine.loading import load_any
 
     loaded = load_any(a.weights, a.imgsz)
@@ -92,7 +92,7 @@ def cmd_export(a) -> int:
         print(f"note: {a.weights} is a design, not a checkpoint: the weights are untrained", file=sys.stderr)
     result = export_onnx(loaded, out, a.imgsz, a.dynamic)
     if a.pack:
-        from engine.pack import export_pack
+        from engine.deploy.pack import export_pack
         from graph.resolve import resolve
         from graph.spec import parse
 
@@ -112,7 +112,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def cmd_predict(a) -> int:
-    from engine.inference import predictors, run_images
+    from engine.deploy.run import predictors, run_images
     from engine.loading import load_any
 
     if os.path.isdir(a.source):
@@ -153,8 +153,8 @@ def cmd_predict(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from engine.progress import JsonlWriter, ProgressPrinter
-    from engine.train import DeviceError, Events, TrainConfig, Trainer, check_device
+    from engine.train.progress import JsonlWriter, ProgressPrinter
+    from engine.train.trainer import DeviceError, Events, TrainConfig, Trainer, check_device
 
     config = TrainConfig.from_dict({k: v for k, v in vars(a).items() if v is not None})
     try:
@@ -318,10 +318,9 @@ def main(argv=None) -> int:
         return cmd_serve(args)
     if args.cmd in ("export", "predict", "train"):
         from engine.checkpoint import CheckpointError
-        from engine.export import ExportError
+        from engine.data.config import DataError
+        from engine.deploy.export import ExportError
         from engine.images import ImageError
-
-        from engine.data import DataError
 
         errors += (CheckpointError, ExportError, ImageError, DataError)
     try:

@@ -9,11 +9,11 @@ from html import escape
 
 import gradio as gr
 
-from engine import viewer
 from engine.checkpoint import CheckpointError
-from engine.export import ExportError, export_onnx
+from engine.deploy import viewer
+from engine.deploy.export import ExportError, export_onnx
+from engine.deploy.pack import export_pack
 from engine.loading import load_design
-from engine.pack import export_pack
 from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.spec import parse

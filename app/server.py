@@ -1,5 +1,6 @@
 """The web server: the Gradio app mounted on a FastAPI app that also serves Netron's viewer for
-exports (routes under /netron/, files from engine/viewer.py only), all behind the request guard."""
+exports (routes under /netron/, files from engine/deploy/viewer.py only), all behind the request
+guard."""
 from __future__ import annotations
 
 import fastapi
@@ -7,7 +8,7 @@ import gradio as gr
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
-from engine import viewer
+from engine.deploy import viewer
 
 from . import settings
 from .security import Guard

@@ -8,8 +8,8 @@ import os
 import gradio as gr
 
 from engine.checkpoint import CheckpointError
-from engine.export import ExportError
-from engine.inference import predictors, run_images
+from engine.deploy.export import ExportError
+from engine.deploy.run import predictors, run_images
 from graph.errors import SpecError
 
 from .paths import client_file, run_file

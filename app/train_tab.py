@@ -12,9 +12,9 @@ from html import escape
 import gradio as gr
 import torch
 
-from engine.data import DataError
-from engine.jobs import TrainJob, list_runs, read_events, run_crash_message, run_state
-from engine.zipdata import extract_dataset_zip
+from engine.data.config import DataError
+from engine.data.zipdata import extract_dataset_zip
+from engine.train.jobs import TrainJob, list_runs, read_events, run_crash_message, run_state
 from graph.counts import count
 from graph.errors import SpecError
 from graph.resolve import resolve
@@ -150,7 +150,8 @@ def _start_checked(design, source, path, upload, epochs, imgsz, batch, device, j
 def check_dataset(data: str, imgsz: int) -> str:
     """Read a dataset before training it: a bad one is said here, not by a crashed process; bad
     label rows and unreadable images are listed (they are skipped, not fatal)."""
-    from engine.data import YoloDataset, load_data_config
+    from engine.data.config import load_data_config
+    from engine.data.dataset import YoloDataset
 
     cfg = load_data_config(data)
     warnings, skipped = [], 0

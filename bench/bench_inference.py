@@ -2,11 +2,11 @@
 640, and the effective GFLOP/s of each against a float32 matrix-multiply peak measured in the same run.
 
 For every preset and image size: build the model (untrained: its timing is real), fuse it
-(engine.export.deploy_model) and export + check its ONNX (engine.export.export_onnx) into a temp dir.
-Then time the forward only: torch eager under torch.inference_mode() on a (1, 3, s, s) tensor, and
-onnxruntime InferenceSession.run (CPU provider, default session options) on the same tensor. Per
-pass: two warm-up runs each, then N timed runs per backend in two rounds of blocks (torch, onnx /
-onnx, torch, so drift hits both alike; blocks rather than run-by-run alternation, because each
+(engine.deploy.export.deploy_model) and export + check its ONNX (engine.deploy.export.export_onnx) into
+a temp dir. Then time the forward only: torch eager under torch.inference_mode() on a (1, 3, s, s)
+tensor, and onnxruntime InferenceSession.run (CPU provider, default session options) on the same
+tensor. Per pass: two warm-up runs each, then N timed runs per backend in two rounds of blocks (torch,
+onnx / onnx, torch, so drift hits both alike; blocks rather than run-by-run alternation, because each
 backend's spinning pool threads slow the other's next run). The whole sweep is repeated (--repeats
 passes, default 3, so a burst of noise hits one pass of a row, not all); a row's runs are pooled over
 its passes: median and p90 (nearest rank) in ms, with each pass's median kept too.
@@ -46,9 +46,9 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
-from engine.export import deploy_model, export_onnx  # noqa: E402
+from engine.deploy.export import deploy_model, export_onnx  # noqa: E402
+from engine.deploy.predictor import Predictor  # noqa: E402
 from engine.loading import load_design  # noqa: E402
-from engine.predict import Predictor  # noqa: E402
 from graph.counts import count  # noqa: E402
 from graph.resolve import resolve  # noqa: E402
 from graph.spec import parse  # noqa: E402

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from engine.train import Events, TrainConfig, Trainer  # noqa: E402
+from engine.train.trainer import Events, TrainConfig, Trainer  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train.json")
 

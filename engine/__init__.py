@@ -1,2 +1,4 @@
-"""Jobs on a model: export, predict, data, loss, train, metrics, viewer (later issues). Never imports
-gradio."""
+"""Jobs on a model, in rooms: `data/` (datasets), `train/` (the trainer and what it needs), `deploy/`
+(export, export pack, Netron viewer, predictors). At this level, what the rooms share: the checkpoint
+format (`checkpoint.py`), the one way to load a model (`loading.py`), safe image reading (`images.py`),
+and the server's disk housekeeping (`housekeeping.py`). Never imports gradio."""

@@ -51,7 +51,8 @@ def save_checkpoint(path: str, model: DetectionModel, yaml_text: str, names: lis
     return path
 
 
-def _read(path: str) -> dict:
+def read_checkpoint(path: str) -> dict:
+    """The checked raw dict of a checkpoint file (size, format and key types), or CheckpointError."""
     try:
         size = os.path.getsize(path)
     except OSError as err:
@@ -74,7 +75,7 @@ def _read(path: str) -> dict:
 
 
 def load_checkpoint(path: str) -> Loaded:
-    data = _read(path)
+    data = read_checkpoint(path)
     try:
         spec, _ = parse(data["yaml"], name=os.path.splitext(os.path.basename(path))[0])
         graph = resolve(spec, data["imgsz"])

@@ -1,6 +1,7 @@
-"""The dataset layer (engine/data.py, engine/augment.py, engine/shapes.py): the built-in shapes set
-(deterministic, hard enough, atomic), data.yaml variants and their errors, a corpus of bad labels and
-images, letterbox and augmentations checked against the pixels, determinism, caching, the loader."""
+"""The dataset layer (engine/data/: config.py, dataset.py, augment.py, synthetic.py): the built-in
+shapes set (deterministic, hard enough, atomic), data.yaml variants and their errors, a corpus of bad
+labels and images, letterbox and augmentations checked against the pixels, determinism, caching, the
+loader."""
 from __future__ import annotations
 
 import logging
@@ -11,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import shapes
-from engine.data import (DataError, YoloDataset, build_dataloader, collate, label_path,
-                         load_data_config)
-from engine.predict import letterbox as predict_letterbox
+from engine.data import synthetic
+from engine.data.config import DataError, load_data_config
+from engine.data.dataset import YoloDataset, build_dataloader, collate, label_path
+from engine.deploy.predictor import letterbox as predict_letterbox
 
 NO_HSV = {"hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0}
 
@@ -62,20 +63,20 @@ def read_tree(root):
     out = {}
     for d, _, files in os.walk(root):
         for f in files:
-            if f != shapes.MARKER:
+            if f != synthetic.MARKER:
                 with open(os.path.join(d, f), "rb") as fh:
                     out[os.path.relpath(os.path.join(d, f), root)] = fh.read()
     return out
 
 
 def test_shapes_deterministic_hard_and_atomic(tmp_path):
-    a = shapes.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3)
-    shapes.ensure_shapes(str(tmp_path / "b"), n_train=30, n_val=6, imgsz=256, seed=3)
+    a = synthetic.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3)
+    synthetic.ensure_shapes(str(tmp_path / "b"), n_train=30, n_val=6, imgsz=256, seed=3)
     ta, tb = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
     ta.pop("data.yaml"), tb.pop("data.yaml")  # it names its own folder
     assert len(ta) == 2 * 36 and ta == tb  # identical label files and image bytes
     cfg = load_data_config(a)
-    assert cfg["names"] == shapes.NAMES and cfg["nc"] >= 3
+    assert cfg["names"] == synthetic.NAMES and cfg["nc"] >= 3
     assert len(cfg["train"]) == 30 and len(cfg["val"]) == 6
     per_image, classes, sides = [], set(), []
     for p in cfg["train"] + cfg["val"]:
@@ -84,18 +85,18 @@ def test_shapes_deterministic_hard_and_atomic(tmp_path):
         classes |= set(rows[:, 0].astype(int).tolist())
         sides += rows[:, 3:5].ravel().tolist()
     assert min(per_image) >= 1 and max(per_image) >= 4
-    assert classes == set(range(len(shapes.NAMES)))
+    assert classes == set(range(len(synthetic.NAMES)))
     assert 0.1 <= min(sides) and max(sides) <= 0.35
     # another seed gives other images; a second call is a no-op; a stale marker regenerates
-    c = shapes.ensure_shapes(str(tmp_path / "c"), n_train=30, n_val=6, imgsz=256, seed=4)
+    c = synthetic.ensure_shapes(str(tmp_path / "c"), n_train=30, n_val=6, imgsz=256, seed=4)
     assert read_tree(tmp_path / "c")["labels/train/train_00000.txt"] != ta["labels/train/train_00000.txt"]
-    marker = tmp_path / "a" / shapes.MARKER
+    marker = tmp_path / "a" / synthetic.MARKER
     mtime = marker.stat().st_mtime_ns
-    assert shapes.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3) == a
+    assert synthetic.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3) == a
     assert marker.stat().st_mtime_ns == mtime
     marker.write_text('{"generator": "older"}')
     (tmp_path / "a" / "labels" / "train" / "train_00000.txt").write_text("garbage\n")
-    shapes.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3)
+    synthetic.ensure_shapes(str(tmp_path / "a"), n_train=30, n_val=6, imgsz=256, seed=3)
     assert read_tree(tmp_path / "a")["labels/train/train_00000.txt"] == ta["labels/train/train_00000.txt"]
     assert sorted(os.listdir(tmp_path)) == ["a", "b", "c"]  # no temporary or old folders left
     assert c != a
@@ -103,7 +104,7 @@ def test_shapes_deterministic_hard_and_atomic(tmp_path):
 
 def test_shapes_default_location_and_full_size(tmp_path, monkeypatch):
     monkeypatch.setenv("YLD_CACHE", str(tmp_path))
-    assert shapes.default_root() == str(tmp_path / "shapes-v1")
+    assert synthetic.default_root() == str(tmp_path / "shapes-v1")
     cfg = load_data_config("shapes")  # the full built-in set, generated on first use
     assert cfg["root"] == str(tmp_path / "shapes-v1")
     assert len(cfg["train"]) == 400 and len(cfg["val"]) == 100 and cfg["nc"] == 4

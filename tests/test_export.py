@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from engine.export import ExportError, export_onnx
+from engine.deploy.export import ExportError, export_onnx
+from engine.deploy.pack import STOCK, export_pack, standalone_module
 from engine.loading import load_any, load_design
-from engine.pack import STOCK, export_pack, standalone_module
 from graph.resolve import resolve
 from graph.spec import parse, parse_file
 from graph.templates import preset_path, presets
@@ -69,7 +69,7 @@ def test_repvgg_reparameterised_outputs_equal_training_form():
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         before = model(x)
-        from engine.export import deploy_model
+        from engine.deploy.export import deploy_model
 
         deployed = deploy_model(model)
         after = deployed(x)

@@ -15,9 +15,9 @@ from app import handlers as h
 from app import janitor, settings
 from app import train_tab as tt
 from engine import housekeeping
-from engine.data import DataError
-from engine.jobs import TrainJob
-from engine.zipdata import extract_dataset_zip
+from engine.data.config import DataError
+from engine.data.zipdata import extract_dataset_zip
+from engine.train.jobs import TrainJob
 
 YAML = h.preset_yaml("yolov8n")[1]
 

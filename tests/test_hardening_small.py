@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from app.handlers import pins_csv
-from engine.inference import predictors, run_images
-from engine.jobs import TrainJob, list_runs
+from engine.deploy.run import predictors, run_images
+from engine.train.jobs import TrainJob, list_runs
 from graph.templates import preset_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -163,7 +163,7 @@ def test_train_bad_device_is_one_line_exit_2(device, words, tmp_path):
 def test_check_device_on_a_one_gpu_machine(monkeypatch):
     import torch
 
-    from engine.train import DeviceError, check_device
+    from engine.train.trainer import DeviceError, check_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.checkpoint import save_checkpoint
-from engine.inference import predictors, run_images
+from engine.deploy.run import predictors, run_images
 from engine.loading import load_design
 from graph.templates import preset_path
 

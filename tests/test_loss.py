@@ -1,4 +1,4 @@
-"""engine/loss.py, engine/assigner.py, engine/boxes.py: hand-made assigner cases, CIoU against values
+"""engine/train/loss.py, assigner.py, boxes.py: hand-made assigner cases, CIoU against values
 worked by hand, DFL, YOLOv5 anchor matching, empty targets, and both losses overfitting one batch."""
 import math
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from blocks.heads import DetectAnchor, make_anchor_points
-from engine.assigner import TaskAlignedAssigner
-from engine.boxes import bbox_iou, box_iou_pairwise, xyxy2xywh
-from engine.loss import DetectionLossAnchor, DetectionLossDFL, dfl_loss, make_loss
+from engine.train.assigner import TaskAlignedAssigner
+from engine.train.boxes import bbox_iou, box_iou_pairwise, xyxy2xywh
+from engine.train.loss import DetectionLossAnchor, DetectionLossDFL, dfl_loss, make_loss
 from graph.model import build
 from graph.resolve import resolve
 from graph.spec import parse_file

@@ -1,5 +1,5 @@
-"""Validation metrics (engine/metrics.py) on hand-made cases with known answers: perfect, empty, wrong
-class, boxes at a chosen IoU, missed objects, duplicates, false positives on empty images, the
+"""Validation metrics (engine/train/metrics.py) on hand-made cases with known answers: perfect, empty,
+wrong class, boxes at a chosen IoU, missed objects, duplicates, false positives on empty images, the
 per-class maxDets cap, input kinds, bad input, and speed at a realistic size."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.metrics import KEYS, DetectionMetrics
+from engine.train.metrics import KEYS, DetectionMetrics
 
 SHAPE = (480, 640)
 

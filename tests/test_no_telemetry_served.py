@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.server import netron_routes
-from engine import viewer
+from engine.deploy import viewer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.skipif(viewer.netron_dir() is None, reason="netron is not installed")
@@ -55,7 +55,7 @@ def test_every_telemetry_patch_applies_to_the_installed_netron():
         with open(viewer.static_file(name), encoding="utf-8") as fh:
             original = fh.read()
         patched, missed = viewer._patch(name, original)
-        assert missed == [], f"netron's {name} changed: re-read it and update engine/viewer.py _PATCHES"
+        assert missed == [], f"netron's {name} changed: re-read it and update engine/deploy/viewer.py _PATCHES"
         assert "yolo-lite-designer" in patched and len(patched) < len(original)
 
 

@@ -1,6 +1,7 @@
-"""Inference (engine/predict.py) and safe image reading (engine/images.py): NMS against a brute-force
-reference, letterbox round trips, decoding hand-made outputs of both head layouts, the Predictor end to
-end over torch and ONNX, and a corpus of bad image files. Images are generated here with PIL."""
+"""Inference (engine/deploy/predictor.py) and safe image reading (engine/images.py): NMS against a
+brute-force reference, letterbox round trips, decoding hand-made outputs of both head layouts, the
+Predictor end to end over torch and ONNX, and a corpus of bad image files. Images are generated here
+with PIL."""
 from __future__ import annotations
 
 import io
@@ -14,9 +15,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFile
 
+from engine.deploy.predictor import (MAX_CANDIDATES, Predictor, batched_nms, decode, draw, letterbox, nms,
+                                     scale_boxes, to_tensor)
 from engine.images import ImageError, read_image
-from engine.predict import (MAX_CANDIDATES, Predictor, batched_nms, decode, draw, letterbox, nms,
-                            scale_boxes, to_tensor)
 from graph.model import build
 from graph.resolve import resolve
 from graph.spec import parse_file

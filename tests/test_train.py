@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from engine.checkpoint import load_checkpoint
-from engine.shapes import ensure_shapes
-from engine.train import Events, TrainConfig, Trainer
+from engine.data.synthetic import ensure_shapes
+from engine.train.trainer import Events, TrainConfig, Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,10 +8,10 @@ import zipfile
 import pytest
 
 from engine.checkpoint import load_checkpoint
-from engine.data import DataError, load_data_config
-from engine.jobs import TrainJob, list_runs
-from engine.shapes import ensure_shapes
-from engine.zipdata import extract_dataset_zip
+from engine.data.config import DataError, load_data_config
+from engine.data.synthetic import ensure_shapes
+from engine.data.zipdata import extract_dataset_zip
+from engine.train.jobs import TrainJob, list_runs
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from app import handlers as h
-from engine.data import DataError, load_data_config
-from engine.zipdata import extract_dataset_zip
+from engine.data.config import DataError, load_data_config
+from engine.data.zipdata import extract_dataset_zip
 from graph import limits, templates
 from graph.errors import SpecError
 from graph.spec import parse

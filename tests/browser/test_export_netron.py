@@ -3,7 +3,7 @@ import os
 import urllib.error
 import urllib.request
 
-from engine import viewer
+from engine.deploy import viewer
 
 
 def test_export_then_netron_shows_the_graph(page, shot, app_url):

@@ -1,4 +1,4 @@
-"""Image + box transforms for the dataset layer (engine/data.py), in numpy + PIL (no OpenCV):
+"""Image + box transforms for the dataset layer (engine/data/dataset.py), in numpy + PIL (no OpenCV):
 `resize_long`, `letterbox`, `random_affine` (scale / translate), `mosaic4`, `hsv_jitter`, `hflip`,
 and the box helpers that keep labels in step with the pixels.
 
@@ -18,7 +18,7 @@ MIN_AREA_FRAC = 0.1  # ... and so is one with less than this fraction of its are
 
 
 def resize_long(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the long side is `size` (bilinear, antialiased when shrinking, like predict.letterbox)."""
+    """Resize so the long side is `size` (bilinear, antialiased when shrinking, like predictor.letterbox)."""
     h, w = img.shape[:2]
     ratio = size / max(h, w)
     nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
@@ -30,7 +30,7 @@ def resize_long(img: np.ndarray, size: int) -> np.ndarray:
 def letterbox(img: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
     """Resize the long side to `size` and pad to size x size with grey 114, centred.
     Returns (out, ratio, (pad_left, pad_top)); letterboxed = original * ratio + pad. The same
-    arithmetic as engine.predict.letterbox, so validation sees exactly what inference sees."""
+    arithmetic as engine.deploy.predictor.letterbox, so validation sees exactly what inference sees."""
     h, w = img.shape[:2]
     ratio = size / max(h, w)
     img = resize_long(img, size)

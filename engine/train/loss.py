@@ -13,7 +13,7 @@ published learning rates carry over):
 
 Both compute in float32 with autocast off, whatever dtype the maps come in.
 
-Methods, written from their papers / descriptions: task-aligned assignment (TOOD; engine/assigner.py),
+Methods, written from their papers / descriptions: task-aligned assignment (TOOD; engine/train/assigner.py),
 distribution focal loss (GFL, Li et al., 2020), CIoU (Zheng et al., 2020), YOLOv5's wh-ratio anchor
 matching with the two neighbouring cells.
 """

@@ -20,7 +20,7 @@ import torch
 
 from graph.model import count_params
 
-from .loading import Loaded
+from ..loading import Loaded
 
 OPSET = 18
 TOLERANCE = 1e-3

@@ -1,7 +1,7 @@
 """Inference jobs over a design or a checkpoint: the torch and onnxruntime predictors of one model,
 built once and kept in a small cache, and `run_images` for the CLI and the Test tab.
 
-The ONNX predictor runs the very file `engine/export.py` writes and checks, so its latency is the
+The ONNX predictor runs the very file `engine/deploy/export.py` writes and checks, so its latency is the
 deploy form's. The torch predictor runs the fused (deploy) model too, for a fair comparison.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ import threading
 
 import numpy as np
 
+from ..images import ImageError, read_image
+from ..loading import Loaded, load_any, load_design
 from .export import deploy_model, export_onnx
-from .images import ImageError, read_image
-from .loading import Loaded, load_any, load_design
-from .predict import MAX_DRAW_SIDE, Predictor
+from .predictor import MAX_DRAW_SIDE, Predictor
 
 BACKENDS = ("torch", "onnx")
 _lock = threading.Lock()

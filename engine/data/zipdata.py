@@ -10,7 +10,7 @@ import zipfile
 
 import yaml
 
-from .data import DataError, read_data_yaml
+from .config import DataError, read_data_yaml
 
 MAX_BYTES = 2 * 2**30  # unpacked
 MAX_FILES = 100_000
