@@ -3,7 +3,8 @@ and nn.Upsample.
 
 Structure as in YOLOv5 v7.0 / Ultralytics `Conv` (bias-free conv, BatchNorm, SiLU), so parameter
 counts agree with their summaries. Each Conv owns its activation module; nothing is shared through
-class attributes.
+class attributes (upstream's Convs share one SiLU, `Conv.default_act`: the registry's `shared_act`
+tells graph/counts.py, which counts modules as their summaries do).
 """
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import torch
 import torch.nn as nn
 
 from .fuse import fold_bn
-from .registry import ONCE, SAME, SUM, Arg, c2_arg, conv_size, k_arg, register, s_arg, stride_of
+from .registry import (BOTH, EXAMPLE_DOWN, ONCE, SAME, SUM, Arg, c2_arg, conv_size, k_arg, register, s_arg,
+                       stride_of)
+
+
+def _silu_shared(m) -> bool:
+    """Is this Conv's activation the SiLU upstream shares? There `act=True` is the class-wide
+    `Conv.default_act`, one module for every Conv and DWConv."""
+    return type(m.act) is nn.SiLU
 
 
 def autopad(k, p=None, d=1):
@@ -35,7 +43,9 @@ CONV_ARGS = (
 
 
 @register("Conv", summary="Conv2d + BatchNorm + SiLU, the YOLO workhorse",
-          source="YOLOv5 / Ultralytics", args=CONV_ARGS, stride=stride_of, size=conv_size)
+          source="YOLOv5 / Ultralytics", args=CONV_ARGS, stride=stride_of, size=conv_size,
+          upstream=BOTH, shared_act=_silu_shared,
+          example=(EXAMPLE_DOWN, (-1, 2, "Conv", (32, 3, 1)), (-1, 1, "Conv", (24, 1, 1, None, 1, 1, False))))
 class Conv(nn.Module):
     def __init__(self, c1, c2, k=1, s=1, p=None, g=1, d=1, act=True):
         super().__init__()
@@ -55,7 +65,8 @@ class Conv(nn.Module):
           source="YOLOv5 / Ultralytics",
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("d", "int", 1, "dilation", low=1, high=8),
                 Arg("act", "bool", True, "SiLU activation")),
-          stride=stride_of, size=conv_size)
+          stride=stride_of, size=conv_size, upstream=BOTH, shared_act=_silu_shared,
+          example=((-1, 1, "DWConv", (32, 3, 2)), (-1, 1, "DWConv", (64, 5, 1))))
 class DWConv(Conv):
     def __init__(self, c1, c2, k=1, s=1, d=1, act=True):
         super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
@@ -70,7 +81,7 @@ def _even_input(layer):
 
 @register("Focus", summary="space-to-depth slicing (x4 channels, /2 size) then Conv",
           source="YOLOv5 v5.0 stem", stride=lambda a: 2 * a["s"], check=_even_input,
-          size=lambda a, h: conv_size(a, (h + 1) // 2),
+          size=lambda a, h: conv_size(a, (h + 1) // 2), upstream=BOTH, example=((-1, 1, "Focus", (32, 3)),),
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("p", "int?", None, "padding", low=0, high=16),
                 Arg("g", "int", 1, "groups", low=1), Arg("act", "bool", True, "SiLU activation")))
 class Focus(nn.Module):
@@ -100,7 +111,8 @@ def _concat_check(layer):
 
 @register("Concat", summary="joins feature maps along channels", source="YOLOv5 / Ultralytics",
           args=(Arg("d", "int", 1, "dimension (always 1: channels)"),),
-          channels=SUM, repeat=ONCE, inputs=0, check=_concat_check)
+          channels=SUM, repeat=ONCE, inputs=0, check=_concat_check, upstream=BOTH,
+          example=(EXAMPLE_DOWN, (-1, 1, "Conv", (16, 3, 1)), ((-1, -2), 1, "Concat", (1,))))
 class Concat(nn.Module):
     def __init__(self, d=1):
         super().__init__()
@@ -125,4 +137,5 @@ register("nn.Upsample", family="conv", summary="nearest-neighbour upsampling (x2
                Arg("scale_factor", "float", 2.0, "upsampling factor", low=1, high=8),
                Arg("mode", "str", "nearest", "interpolation", choices=("nearest", "bilinear"))),
          channels=SAME, stride=lambda a: 1 / a["scale_factor"], check=_upsample_check,
-         aliases=("Upsample",))(nn.Upsample)
+         aliases=("Upsample",), upstream=BOTH,
+         example=(EXAMPLE_DOWN, (-1, 1, "Conv", (32, 3, 2)), (-1, 1, "nn.Upsample", (None, 2, "nearest"))))(nn.Upsample)

@@ -9,14 +9,15 @@ import torch
 import torch.nn as nn
 
 from .conv import Conv
-from .registry import INSIDE, Arg, c2_arg, e_arg, odd_pools, register
+from .registry import BOTH, EXAMPLE_DOWN, INSIDE, ULTRALYTICS, Arg, c2_arg, e_arg, odd_pools, register
 
 SHORTCUT = Arg("shortcut", "bool", True, "residual add when c1 == c2")
 GROUPS = Arg("g", "int", 1, "groups of the 3x3 conv", low=1)
 
 
 @register("Bottleneck", summary="1x1 Conv then 3x3 Conv with a residual add",
-          source="YOLOv5 / ResNet", args=(c2_arg(), SHORTCUT, GROUPS, e_arg()))
+          source="YOLOv5 / ResNet", args=(c2_arg(), SHORTCUT, GROUPS, e_arg()), upstream=BOTH,
+          example=(EXAMPLE_DOWN, (-1, 2, "Bottleneck", (32,)), (-1, 1, "Bottleneck", (48, False))))
 class Bottleneck(nn.Module):
     def __init__(self, c1, c2, shortcut=True, g=1, e=0.5, k=(1, 3)):
         super().__init__()
@@ -31,7 +32,8 @@ class Bottleneck(nn.Module):
 
 
 @register("C3", summary="CSP bottleneck with 3 convs: two 1x1 branches, n Bottlenecks on one",
-          source="YOLOv5 (CSPNet)", args=(c2_arg(), SHORTCUT, GROUPS, e_arg()), repeat=INSIDE)
+          source="YOLOv5 (CSPNet)", args=(c2_arg(), SHORTCUT, GROUPS, e_arg()), repeat=INSIDE, upstream=BOTH,
+          example=(EXAMPLE_DOWN, (-1, 2, "C3", (32,)), (-1, 1, "C3", (48, False))))
 class C3(nn.Module):
     def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
         super().__init__()
@@ -52,7 +54,8 @@ class C3(nn.Module):
 @register("C2f", summary="YOLOv8 CSP block: split, n Bottlenecks, concat every stage",
           source="Ultralytics YOLOv8",
           args=(c2_arg(), Arg("shortcut", "bool", False, "residual add in the Bottlenecks"),
-                GROUPS, e_arg()), repeat=INSIDE)
+                GROUPS, e_arg()), repeat=INSIDE, upstream=(ULTRALYTICS,),
+          example=(EXAMPLE_DOWN, (-1, 2, "C2f", (32, True)), (-1, 1, "C2f", (48,))))
 class C2f(nn.Module):
     def __init__(self, c1, c2, n=1, shortcut=False, g=1, e=0.5):
         super().__init__()
@@ -73,7 +76,8 @@ class C2f(nn.Module):
 
 @register("SPP", summary="spatial pyramid pooling: parallel max-pools 5, 9, 13",
           source="YOLOv3-SPP / YOLOv5", check=odd_pools,
-          args=(c2_arg(), Arg("k", "ints", (5, 9, 13), "pool sizes", low=1, high=31)))
+          args=(c2_arg(), Arg("k", "ints", (5, 9, 13), "pool sizes", low=1, high=31)), upstream=BOTH,
+          example=(EXAMPLE_DOWN, (-1, 1, "SPP", (32, (5, 9, 13)))))
 class SPP(nn.Module):
     def __init__(self, c1, c2, k=(5, 9, 13)):
         super().__init__()
@@ -90,7 +94,8 @@ class SPP(nn.Module):
 
 @register("SPPF", summary="fast SPP: one 5x5 max-pool applied three times in series",
           source="YOLOv5 v6 / Ultralytics", check=odd_pools,
-          args=(c2_arg(), Arg("k", "int", 5, "pool size", low=1, high=31)))
+          args=(c2_arg(), Arg("k", "int", 5, "pool size", low=1, high=31)), upstream=BOTH,
+          example=(EXAMPLE_DOWN, (-1, 1, "SPPF", (32, 5))))
 class SPPF(nn.Module):
     def __init__(self, c1, c2, k=5):
         super().__init__()

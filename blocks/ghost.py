@@ -12,13 +12,14 @@ import torch.nn as nn
 
 from .conv import Conv, DWConv
 from .csp import C2f, C3
-from .registry import INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, register, s_arg, stride_of
+from .registry import BOTH, EXAMPLE_DOWN, INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, register, s_arg, stride_of
 
 
 @register("GhostConv", summary="half the channels from a Conv, half from a cheap 5x5 depth-wise Conv",
           source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, size=conv_size,
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("g", "int", 1, "groups", low=1),
-                Arg("act", "bool", True, "SiLU activation")))
+                Arg("act", "bool", True, "SiLU activation")), upstream=BOTH,
+          example=((-1, 1, "GhostConv", (32, 3, 2)), (-1, 1, "GhostConv", (48, 1, 1))))
 class GhostConv(nn.Module):
     def __init__(self, c1, c2, k=1, s=1, g=1, act=True):
         super().__init__()
@@ -42,7 +43,8 @@ def _ghost_residual(layer):
           source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, check=_ghost_residual,
           size=lambda a, h: conv_size(a, h) if a["s"] == 2 else h,
           args=(c2_arg(), Arg("k", "int", 3, "depth-wise kernel", low=1, high=15),
-                s_arg(1, high=2)))
+                s_arg(1, high=2)), upstream=BOTH,
+          example=((-1, 1, "GhostBottleneck", (32, 3, 2)), (-1, 2, "GhostBottleneck", (32, 3, 1))))
 class GhostBottleneck(nn.Module):
     def __init__(self, c1, c2, k=3, s=1):
         super().__init__()
@@ -61,7 +63,8 @@ class GhostBottleneck(nn.Module):
 
 @register("C3Ghost", summary="C3 with GhostBottlenecks inside", source="YOLOv5 / Ultralytics",
           args=(c2_arg(), Arg("shortcut", "bool", True, "kept for C3 compatibility"),
-                Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE)
+                Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE, upstream=BOTH,
+          example=(EXAMPLE_DOWN, (-1, 2, "C3Ghost", (32,))))
 class C3Ghost(C3):
     @staticmethod
     def inner(c_, shortcut, g):
@@ -71,7 +74,8 @@ class C3Ghost(C3):
 @register("C2fGhost", summary="C2f whose inner blocks are GhostBottlenecks",
           source="seed 001 (YOLOv8-GhostNet)",
           args=(c2_arg(), Arg("shortcut", "bool", False, "kept for C2f compatibility"),
-                Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE)
+                Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE,
+          example=(EXAMPLE_DOWN, (-1, 2, "C2fGhost", (32, True))))
 class C2fGhost(C2f):
     def inner(self, n, shortcut, g) -> nn.Module:
         return nn.Sequential(*(GhostBottleneck(self.c, self.c) for _ in range(n)))

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from .conv import Conv
-from .registry import HEAD, ONCE, Arg, register
+from .registry import BOTH, EXAMPLE_DOWN, HEAD, ONCE, Arg, register
 
 
 class DFL(nn.Module):
@@ -139,7 +139,8 @@ def _detect_check(layer):
 @register("Detect", summary="detection head: [nc, anchors] = YOLOv5 anchor-based, [nc] = YOLOv8 anchor-free (DFL)",
           source="YOLOv5 / Ultralytics YOLOv8", channels=HEAD, repeat=ONCE, inputs=0, check=_detect_check,
           args=(Arg("nc", "int", help="number of classes", low=1, high=10000),
-                Arg("anchors", "anchors", None, "anchors in pixels per level; omit for anchor-free")))
+                Arg("anchors", "anchors", None, "anchors in pixels per level; omit for anchor-free")),
+          upstream=BOTH, example=(EXAMPLE_DOWN,))  # the test detector's own head is the example
 class Detect(nn.Module):
     """Factory for the yaml name `Detect`: returns the head its args ask for."""
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import torch.nn as nn
 
 from .fuse import fold_bn, fuse_children
-from .registry import SAME, Arg, c2_arg, register, s_arg, stride_of
+from .registry import EXAMPLE_DOWN, SAME, Arg, c2_arg, register, s_arg, stride_of
 
 
 @register("h_sigmoid", summary="hard sigmoid: ReLU6(x + 3) / 6", source="seed 003 / MobileNetV3",
-          channels=SAME)
+          channels=SAME, elementwise=True, example=(EXAMPLE_DOWN, (-1, 1, "h_sigmoid", ())))
 class h_sigmoid(nn.Module):
-    elementwise = True  # output shape = input shape, nothing counted inside (graph/flops.py)
-
     def __init__(self):
         super().__init__()
         self.relu = nn.ReLU6(inplace=True)
@@ -26,10 +24,8 @@ class h_sigmoid(nn.Module):
 
 
 @register("h_swish", summary="hard swish: x * h_sigmoid(x)", source="seed 003 / MobileNetV3",
-          channels=SAME)
+          channels=SAME, elementwise=True, example=(EXAMPLE_DOWN, (-1, 1, "h_swish", ())))
 class h_swish(nn.Module):
-    elementwise = True
-
     def __init__(self):
         super().__init__()
         self.sigmoid = h_sigmoid()
@@ -46,7 +42,8 @@ def _se_check(layer):
 
 @register("SELayer", summary="squeeze-and-excite: pool, FC / ReLU / FC / h_sigmoid, rescale channels",
           source="seed 003 / SENet", channels=SAME, takes_c1=True, check=_se_check,
-          args=(Arg("reduction", "int", 4, "channel reduction of the bottleneck FC", low=1, high=64),))
+          args=(Arg("reduction", "int", 4, "channel reduction of the bottleneck FC", low=1, high=64),),
+          example=(EXAMPLE_DOWN, (-1, 1, "SELayer", (4,)), (-1, 1, "SELayer", ())))
 class SELayer(nn.Module):
     def __init__(self, channel, reduction=4):
         super().__init__()
@@ -65,7 +62,8 @@ class SELayer(nn.Module):
 
 
 @register("conv_bn_hswish", summary="3x3 Conv + BN + h_swish (the MobileNetV3 stem)",
-          source="seed 003 / MobileNetV3", stride=stride_of, args=(c2_arg(), s_arg(2, high=2)))
+          source="seed 003 / MobileNetV3", stride=stride_of, args=(c2_arg(), s_arg(2, high=2)),
+          example=((-1, 1, "conv_bn_hswish", (32, 2)), (-1, 1, "conv_bn_hswish", (32, 1))))
 class conv_bn_hswish(nn.Module):
     def __init__(self, c1, c2, s=2):
         super().__init__()
@@ -86,7 +84,11 @@ class conv_bn_hswish(nn.Module):
           args=(c2_arg(), Arg("hidden", "int", help="expanded channels (not scaled)", low=1, high=16384),
                 Arg("k", "int", 3, "depth-wise kernel", low=1, high=15, choices=(3, 5, 7)),
                 s_arg(1, high=2), Arg("use_se", "bool", False, "squeeze-and-excite"),
-                Arg("use_hs", "bool", False, "h_swish (else ReLU)")))
+                Arg("use_hs", "bool", False, "h_swish (else ReLU)")),
+          example=((-1, 1, "MobileNetV3", (32, 64, 3, 2, 1, 1)),   # expand, stride 2, SE, h_swish
+                   (-1, 1, "MobileNetV3", (32, 32, 5, 1, 1, 0)),   # no expansion, identity residual, SE, ReLU
+                   (-1, 1, "MobileNetV3", (32, 72, 3, 1, 0, 0)),   # expand, identity residual, no SE
+                   (-1, 1, "MobileNetV3", (40, 80, 7, 1, 0, 1))))  # expand, channel change: no residual
 class MobileNetV3(nn.Module):
     def __init__(self, c1, c2, hidden, k=3, s=1, use_se=False, use_hs=False):
         super().__init__()

@@ -1,10 +1,12 @@
 """The block registry: every yaml module name maps to a `BlockInfo` that says all the rest of the
 system needs to know about a block — its arguments, how its output channels follow from its inputs,
-how `n` repeats it, its stride, its own constraints and where it comes from.
+how `n` repeats it, its stride, its own constraints, where it comes from (and whether YOLOv5 /
+Ultralytics already have it), the facts the counters need, and an example that makes a valid instance.
 
 Blocks register themselves next to their class with `@register(...)` (the timm idea: a plain dict
 filled by a decorator; `blocks/__init__.py` imports every family so nothing goes unregistered).
-Adding a block is one family file plus one import line; `graph/` never branches on a block's name.
+Adding a block is one family file plus one import line; `graph/` never branches on a block's name,
+and `engine/` and the registry-wide tests read the same entries.
 """
 from __future__ import annotations
 
@@ -60,6 +62,19 @@ class Layer:
     strides: tuple = ()  # input pixels per cell of each input
 
 
+# A block's `example`: yaml rows (from, n, module, args) that use the block, written to follow a
+# 32-channel map at stride 4 (16 x 16 at 64 px) and to end at stride 8. tests/test_blocks.py puts them
+# in a small detector (a stem before; P4 / P5 Convs and a Detect over [P3, P4, P5] after) and checks
+# that every registered block resolves, builds, runs to the promised shapes, fuses and counts as thop.
+# EXAMPLE_DOWN is the stride 4 -> 8 step, for examples whose block keeps the stride.
+EXAMPLE_DOWN = (-1, 1, "Conv", (32, 3, 2))
+
+# Where a block may already exist (`BlockInfo.upstream`).
+YOLOV5 = "yolov5"            # YOLOv5 v7.0 (models/common.py, models/yolo.py)
+ULTRALYTICS = "ultralytics"  # Ultralytics YOLOv8 and later (ultralytics/nn/modules)
+BOTH = (YOLOV5, ULTRALYTICS)
+
+
 @dataclass(frozen=True)
 class BlockInfo:
     name: str
@@ -76,6 +91,19 @@ class BlockInfo:
     size: Callable[[dict, int], int] | None = None  # output size from input size; default ceil(h / stride)
     check: Callable[[Layer], str | None] | None = None  # message if the layer breaks a rule
     aliases: tuple[str, ...] = field(default=())
+    # Where a block of this name and meaning already exists (YOLOV5, ULTRALYTICS): the export pack
+    # ships and explains only the blocks with none (engine's pack.py).
+    upstream: tuple[str, ...] = ()
+    # Output shape = input shape and thop counts nothing inside (an activation): on the meta device
+    # graph/flops.py passes it straight through instead of running it.
+    elementwise: bool = False
+    # Given an instance: is its activation, upstream, the one module all such instances share
+    # (YOLOv5 / Ultralytics `Conv.default_act`, a class attribute, inherited by DWConv)? Their
+    # summaries count that module once, ours own one each: graph/counts.py counts them as one.
+    shared_act: Callable[[nn.Module], bool] | None = None
+    # (from, n, module, args) yaml rows that make valid instances; every block needs them (a test
+    # checks): see EXAMPLE_DOWN above.
+    example: tuple[tuple, ...] = ()
 
     def out_size(self, args: dict, h: int) -> int:
         """Output height (or width) of one copy for an input of `h`."""
@@ -102,6 +130,7 @@ class BlockInfo:
 
 
 REGISTRY: dict[str, BlockInfo] = {}
+_BY_CLASS: dict[type, BlockInfo] = {}
 
 
 class UnknownBlock(KeyError):
@@ -127,6 +156,7 @@ def register(name: str, **info) -> Callable[[type], type]:
             if key in REGISTRY:
                 raise ValueError(f"block name {key!r} registered twice")
             REGISTRY[key] = entry
+        _BY_CLASS.setdefault(cls, entry)
         return cls
 
     return deco
@@ -141,6 +171,16 @@ def get_block(name: str) -> BlockInfo:
             close = [lowered[k] for k in difflib.get_close_matches(text.lower(), list(lowered), n=3)]
         raise UnknownBlock(text, close)
     return REGISTRY[name]
+
+
+def info_of(module: nn.Module) -> BlockInfo | None:
+    """The entry of a module's class or else of its nearest registered base class (a subclass keeps
+    its base's facts); None for a module that is no block (nn.Conv2d, nn.SiLU ...)."""
+    for klass in type(module).__mro__:
+        info = _BY_CLASS.get(klass)
+        if info is not None:
+            return info
+    return None
 
 
 def list_blocks(filter: str = "") -> list[BlockInfo]:
@@ -184,9 +224,9 @@ def conv_size(a: dict, h: int) -> int:
     return (h + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def odd_kernel(layer) -> str | None:
+def odd_kernel(layer, why: str = "to keep the map size") -> str | None:
     if layer.args["k"] % 2 == 0:
-        return f"the kernel must be odd to keep the map size, got {layer.args['k']}"
+        return f"the kernel must be odd {why}, got {layer.args['k']}"
     return None
 
 

@@ -11,22 +11,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .fuse import fold_bn
-from .registry import Arg, c2_arg, register, s_arg, stride_of
+from .registry import Arg, c2_arg, odd_kernel, register, s_arg, stride_of
 
 
 def _conv_bn(c1, c2, k, s, p):
     return nn.Sequential(nn.Conv2d(c1, c2, k, s, p, bias=False), nn.BatchNorm2d(c2))
 
 
-def _odd_kernel(layer):
-    if layer.args["k"] % 2 == 0:
-        return f"RepVGGBlock needs an odd kernel to fold the 1x1 branch into its centre (got {layer.args['k']})"
-    return None
-
-
 @register("RepVGGBlock", summary="train-time 3x3+BN, 1x1+BN and identity-BN branches; folds into one 3x3",
-          source="seed 004 / RepVGG (CVPR 2021)", stride=stride_of, check=_odd_kernel,
-          args=(c2_arg(), Arg("k", "int", 3, "kernel size (odd)", low=1, high=7), s_arg(1, high=2)))
+          source="seed 004 / RepVGG (CVPR 2021)", stride=stride_of,
+          check=lambda layer: odd_kernel(layer, "to fold the 1x1 branch into its centre"),
+          args=(c2_arg(), Arg("k", "int", 3, "kernel size (odd)", low=1, high=7), s_arg(1, high=2)),
+          example=((-1, 1, "RepVGGBlock", (32, 3, 2)), (-1, 2, "RepVGGBlock", (32, 3, 1)),
+                   (-1, 1, "RepVGGBlock", (48, 1, 1))))
 class RepVGGBlock(nn.Module):
     def __init__(self, c1, c2, k=3, s=1):
         super().__init__()

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
-from blocks.conv import Conv
+from blocks import info_of
 
 from . import limits
 from .errors import SpecError
@@ -118,9 +118,15 @@ def _checked_pass(graph: LayerGraph, model: DetectionModel) -> list[int]:
 
 def yolo_layer_count(model: nn.Module) -> int:
     """Modules as YOLOv5 / Ultralytics summaries count them: their Convs share one SiLU module
-    (counted once); ours each own theirs, so all Conv activations count as one here."""
-    acts = sum(1 for m in model.modules() if isinstance(m, Conv) and type(m.act) is nn.SiLU)
-    return len(list(model.modules())) - max(acts - 1, 0)
+    (counted once); ours each own theirs, so every activation a block's registry entry calls shared
+    (`BlockInfo.shared_act`) counts as one here."""
+    modules = list(model.modules())
+    acts = 0
+    for m in modules:
+        info = info_of(m)
+        if info is not None and info.shared_act is not None and info.shared_act(m):
+            acts += 1
+    return len(modules) - max(acts - 1, 0)
 
 
 def _plain(value):

@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn as nn
 
+from blocks import info_of
+
 
 def _conv(m, x, y):
     return y.numel() * (x.shape[1] // m.groups) * math.prod(m.weight.shape[2:])
@@ -48,9 +50,17 @@ class LayerFailed(RuntimeError):
         super().__init__(f"layer {index}: {why}")
 
 
-# Shape-preserving modules with no counted parts; blocks mark their own with `elementwise = True`.
+# Shape-preserving torch modules with no counted parts; blocks say so in their registry entry
+# (`BlockInfo.elementwise`).
 SHAPE_PRESERVING = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid,
                     nn.Sigmoid, nn.LeakyReLU)
+
+
+def _elementwise(m: nn.Module) -> bool:
+    if type(m) in SHAPE_PRESERVING:
+        return True
+    info = info_of(m)
+    return info is not None and info.elementwise
 
 
 def _same_shape(x):
@@ -72,7 +82,7 @@ def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) ->
             handles.append(layer.register_forward_hook(
                 lambda mod, inp, out: shapes.append(tuple(out.shape) if isinstance(out, torch.Tensor) else None)))
         for m in layer.modules():
-            if x.is_meta and (type(m) in SHAPE_PRESERVING or getattr(m, "elementwise", False)):
+            if x.is_meta and _elementwise(m):
                 # Their meta kernels are slow Python decompositions (~3 ms a call for BatchNorm and
                 # ReLU6); the output shape is the input shape, so on meta they pass straight through.
                 m.forward = _same_shape

@@ -26,62 +26,28 @@ from graph.resolve import resolve
 from graph.spec import parse, parse_file
 from graph.templates import preset_path
 
-import thop  # noqa: E402  (a requirement; the counting oracle)
+import thop  # noqa: E402  (requirements-dev: the counting oracle)
 
 
 IMGSZ = 64
 NC = 3
 ANCHORS = [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]]
 
-# Every body starts from the stem's output (32 channels at stride 4, 16x16 at 64 px) and must end at
-# stride 8: the test appends two stride-2 Convs (P4, P5) and a Detect over [P3, P4, P5].
+# Every block's registry entry carries an `example`: rows that start from the stem's output (32
+# channels at stride 4, 16x16 at 64 px) and end at stride 8 (see blocks/registry.py). The test appends
+# two stride-2 Convs (P4, P5) and a Detect over [P3, P4, P5].
 STEM = [[-1, 1, "Conv", [16, 3, 2]], [-1, 1, "Conv", [32, 3, 2]]]
-DOWN = [-1, 1, "Conv", [32, 3, 2]]  # stride 4 -> 8, 32 channels
-
-BODIES = {
-    "Conv": [DOWN, [-1, 2, "Conv", [32, 3, 1]], [-1, 1, "Conv", [24, 1, 1, None, 1, 1, False]]],
-    "DWConv": [[-1, 1, "DWConv", [32, 3, 2]], [-1, 1, "DWConv", [64, 5, 1]]],
-    "Focus": [[-1, 1, "Focus", [32, 3]]],
-    "Concat": [DOWN, [-1, 1, "Conv", [16, 3, 1]], [[-1, -2], 1, "Concat", [1]]],
-    "nn.Upsample": [DOWN, [-1, 1, "Conv", [32, 3, 2]], [-1, 1, "nn.Upsample", [None, 2, "nearest"]]],
-    "Bottleneck": [DOWN, [-1, 2, "Bottleneck", [32]], [-1, 1, "Bottleneck", [48, False]]],
-    "C3": [DOWN, [-1, 2, "C3", [32]], [-1, 1, "C3", [48, False]]],
-    "C2f": [DOWN, [-1, 2, "C2f", [32, True]], [-1, 1, "C2f", [48]]],
-    "SPP": [DOWN, [-1, 1, "SPP", [32, [5, 9, 13]]]],
-    "SPPF": [DOWN, [-1, 1, "SPPF", [32, 5]]],
-    "GhostConv": [[-1, 1, "GhostConv", [32, 3, 2]], [-1, 1, "GhostConv", [48, 1, 1]]],
-    "GhostBottleneck": [[-1, 1, "GhostBottleneck", [32, 3, 2]], [-1, 2, "GhostBottleneck", [32, 3, 1]]],
-    "C3Ghost": [DOWN, [-1, 2, "C3Ghost", [32]]],
-    "C2fGhost": [DOWN, [-1, 2, "C2fGhost", [32, True]]],
-    "GSConv": [[-1, 1, "GSConv", [32, 3, 2]], [-1, 1, "GSConv", [48, 1, 1]]],
-    "GSConvns": [[-1, 1, "GSConvns", [32, 3, 2]], [-1, 1, "GSConvns", [48, 1, 1]]],
-    "GSBottleneck": [[-1, 1, "GSBottleneck", [32, 3, 2]], [-1, 1, "GSBottleneck", [32]]],
-    "VoVGSCSP": [DOWN, [-1, 2, "VoVGSCSP", [32]], [-1, 1, "VoVGSCSP", [48]]],
-    "Detect": [DOWN],
-    "h_sigmoid": [DOWN, [-1, 1, "h_sigmoid", []]],
-    "h_swish": [DOWN, [-1, 1, "h_swish", []]],
-    "SELayer": [DOWN, [-1, 1, "SELayer", [4]], [-1, 1, "SELayer", []]],
-    "conv_bn_hswish": [[-1, 1, "conv_bn_hswish", [32, 2]], [-1, 1, "conv_bn_hswish", [32, 1]]],
-    "MobileNetV3": [
-        [-1, 1, "MobileNetV3", [32, 64, 3, 2, 1, 1]],   # expand, stride 2, SE, h_swish
-        [-1, 1, "MobileNetV3", [32, 32, 5, 1, 1, 0]],   # no expansion, identity residual, SE, ReLU
-        [-1, 1, "MobileNetV3", [32, 72, 3, 1, 0, 0]],   # expand, identity residual, no SE
-        [-1, 1, "MobileNetV3", [40, 80, 7, 1, 0, 1]],   # expand, channel change: no residual
-    ],
-    "RepVGGBlock": [[-1, 1, "RepVGGBlock", [32, 3, 2]], [-1, 2, "RepVGGBlock", [32, 3, 1]],
-                    [-1, 1, "RepVGGBlock", [48, 1, 1]]],
-    "conv_bn_relu_maxpool": [[-1, 1, "conv_bn_relu_maxpool", [32]],  # stride 4 -> 16
-                             [-1, 1, "nn.Upsample", [None, 2, "nearest"]]],
-    "Shuffle_Block": [[-1, 1, "Shuffle_Block", [32, 2]], [-1, 2, "Shuffle_Block", [32, 1]]],
-    "DWConvblock": [[-1, 1, "DWConvblock", [32, 3, 2]], [-1, 1, "DWConvblock", [48, 5, 1]]],
-    "ADD": [DOWN, [-1, 1, "Conv", [32, 3, 1]], [[-1, -2], 1, "ADD", [0.5]], [[-1, -3], 1, "ADD", []]],
-}
 
 BLOCK_NAMES = [b.name for b in blocks.list_blocks()]
 
 
-def detector_yaml(body: list, anchor_free: bool = False) -> str:
-    rows = STEM + body
+def _lists(value):
+    """Registry examples are tuples (entries are frozen); yaml rows are lists."""
+    return [_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def detector_yaml(body, anchor_free: bool = False) -> str:
+    rows = STEM + _lists(body)
     p3 = len(rows) - 1
     rows = rows + [[-1, 1, "Conv", [32, 3, 2]], [-1, 1, "Conv", [32, 3, 2]]]
     head = [[[p3, p3 + 1, p3 + 2], 1, "Detect", ["nc"] if anchor_free else ["nc", "anchors"]]]
@@ -94,7 +60,7 @@ def detector_yaml(body: list, anchor_free: bool = False) -> str:
 
 @functools.lru_cache(maxsize=None)
 def block_graph(name: str, anchor_free: bool = False):
-    spec, _ = parse(detector_yaml(BODIES[name], anchor_free), name=name)
+    spec, _ = parse(detector_yaml(blocks.get_block(name).example, anchor_free), name=name)
     return resolve(spec, IMGSZ)
 
 
@@ -138,8 +104,13 @@ def n_cells(graph) -> int:
     return sum(graph.layers[s].shape[1] * graph.layers[s].shape[2] for s in graph.head.sources)
 
 
-def test_every_block_has_a_test_model():
-    assert sorted(BODIES) == sorted(BLOCK_NAMES)
+@pytest.mark.parametrize("name", BLOCK_NAMES)
+def test_every_block_has_an_example(name):
+    example = blocks.get_block(name).example
+    assert example, f"register {name} with an example (blocks/registry.py, EXAMPLE_DOWN)"
+    for row in example:
+        assert isinstance(row, tuple) and len(row) == 4, f"{name}: {row!r} is not (from, n, module, args)"
+        blocks.get_block(row[2])
 
 
 # ---------------------------------------------------------------- per block: resolve, build, shapes
@@ -347,6 +318,8 @@ def test_catalogue_entries_are_described():
         assert info.channels in {"out", "same", "sum", "equal", "head"}, key
         assert info.repeat in {"stack", "inside", "once"}, key
         assert info.inputs in (0, 1, 2), key
+        assert set(info.upstream) <= {"yolov5", "ultralytics"}, key
+        assert isinstance(info.elementwise, bool) and (info.shared_act is None or callable(info.shared_act)), key
         for arg in info.args:
             assert arg.help, f"{key}.{arg.name} has no help"
     names = [b.name for b in blocks.list_blocks()]

@@ -19,9 +19,9 @@ import blocks
 from blocks.registry import EQUAL, INSIDE, OUT, SAME, SUM
 from graph.resolve import LayerGraph
 
-# Blocks YOLOv5 v7.0 and Ultralytics already have (same name, same meaning): nothing to register.
-STOCK = {"Conv", "DWConv", "Focus", "Bottleneck", "C3", "C2f", "SPP", "SPPF", "Concat", "nn.Upsample",
-         "Upsample", "GhostConv", "GhostBottleneck", "C3Ghost", "Detect"}
+# Yaml names (aliases included) of the blocks YOLOv5 / Ultralytics already have, as their registry
+# entries say (`BlockInfo.upstream`): nothing to register. `pack_readme` asks each entry itself.
+STOCK = frozenset(key for key, info in blocks.REGISTRY.items() if info.upstream)
 HEADER = '''"""Blocks for the model {name}, written out by YOLO Lite Designer (MIT licence).
 
 Pure PyTorch: copy this file next to your YOLOv5 `models/common.py` or Ultralytics
@@ -95,7 +95,7 @@ def _register_note(info) -> str:
 
 def pack_readme(graph: LayerGraph, module_file: str) -> str:
     used = sorted({node.module for node in graph.layers})
-    custom = [blocks.get_block(n) for n in used if n not in STOCK]
+    custom = [info for info in map(blocks.get_block, used) if not info.upstream]
     lines = [f"# {graph.spec.name}: export pack", "",
              f"- `model.yaml`: the model ({graph.spec.dialect} dialect, {graph.spec.nc} classes).",
              f"- `{module_file}`: every block the model uses, in plain PyTorch.", ""]
