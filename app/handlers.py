@@ -21,11 +21,13 @@ from graph.dump import stride_comments, to_yaml
 from graph.errors import SpecError
 from graph.limits import MAX_TEXT_BYTES
 from graph.render import render_svg
+from graph.report import unused_note
 from graph.resolve import resolve
 from graph.spec import parse
 from graph.templates import preset, preset_path
 
 DEFAULT_PRESET = "yolov8n"
+PIN_COLUMNS = ["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]  # pin_row's keys
 DOWNLOADS = "yld-files"  # the temp folder's sub-folder for files offered for download
 TABLE_HEADERS = ["#", "from", "n", "params", "module", "arguments", "output", "GFLOPs"]
 
@@ -59,7 +61,8 @@ def _evaluate_cached(text: str, imgsz: int, name: str) -> dict:
     except SpecError as err:
         return {"ok": False, **err.as_dict()}
     return {
-        "ok": True, "name": spec.name, "dialect": spec.dialect, "nc": spec.nc, "notes": notes,
+        "ok": True, "name": spec.name, "dialect": spec.dialect, "nc": spec.nc,
+        "notes": notes + unused_note(graph, counts),
         "strides": graph.strides, "counts": counts.as_dict(), "svg": render_svg(graph, counts),
         "table": [[r["index"], str(r["from"]), r["n"], r["params"], r["module"],
                    str(r["args"]).replace("'", ""), "×".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
@@ -151,12 +154,10 @@ def pin_row(result: dict, label: str) -> dict:
 def pins_csv(pins: list[dict]) -> str:
     """compare.csv for download: quoted by the csv module; a text cell that a spreadsheet would
     read as a formula (= + - @, tab, CR first) gets a leading ' ."""
-    cols = ["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]
-
     def cell(v):
         return "'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r")) else v
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(cols)
-    out.writerows([cell(p[c]) for c in cols] for p in pins)
+    out.writerow(PIN_COLUMNS)
+    out.writerows([cell(p[c]) for c in PIN_COLUMNS] for p in pins)
     return download_file("compare.csv", buf.getvalue())

@@ -10,17 +10,29 @@ def _args_text(args) -> str:
     return text if len(text) <= 44 else text[:41] + "..."
 
 
+def unused_note(graph: LayerGraph, counts: Counts) -> list[str]:
+    """A note naming the layers that feed no Detect input and the parameters they hold ([] if none)."""
+    dead = graph.unused()
+    if not dead:
+        return []
+    params = sum(counts.per_layer[i]["params"] for i in dead)
+    which = ", ".join(map(str, dead))
+    return [f"layer{'s' if len(dead) > 1 else ''} {which} feed{'' if len(dead) > 1 else 's'} no Detect input: "
+            f"{params:,} parameters are built and counted but never used"]
+
+
 def info_dict(graph: LayerGraph, counts: Counts, notes: list[str]) -> dict:
     spec = graph.spec
     return {
         "name": spec.name, "dialect": spec.dialect, "nc": spec.nc, "scale": spec.scale,
         "depth_multiple": spec.multiples[0], "width_multiple": spec.multiples[1],
-        "strides": graph.strides, **counts.as_dict(), "notes": notes,
+        "strides": graph.strides, **counts.as_dict(), "unused_layers": graph.unused(),
+        "notes": notes + unused_note(graph, counts),
     }
 
 
 def info_text(graph: LayerGraph, counts: Counts, notes: list[str]) -> str:
-    lines = [f"note: {n}" for n in notes]
+    lines = [f"note: {n}" for n in notes + unused_note(graph, counts)]
     lines.append(f"{'':>3} {'from':>18} {'n':>3} {'params':>10}  {'module':<22}{'arguments':<46}"
                  f"{'output':>16} {'GFLOPs':>8}")
     for row in counts.per_layer:

@@ -65,6 +65,12 @@ class LayerGraph:
     def strides(self) -> list[int]:
         return list(self.head.ctor_kw.get("strides", []))
 
+    def unused(self) -> list[int]:
+        """Layers whose output reaches no Detect input: built and counted, never used (the DAG's
+        ancestors of the head are everything that feeds it)."""
+        feeding = nx.ancestors(self.dag, self.head.index)
+        return [n.index for n in self.layers if n.index not in feeding and n is not self.head]
+
     @property
     def max_stride(self) -> int:
         return max([node.stride for node in self.layers if node.c_out] + self.strides)
