@@ -1,7 +1,8 @@
 """The Design tab: pickers, live numbers, the graph, the per-layer table, the yaml editor, compare.
 
-Layout and wiring only; every handler calls app/handlers.py. Per-session state (gr.State) is plain
-data: the last good yaml text with its counts, and the pinned designs."""
+Functions first (the handlers, module level, plain data in and out: tested without a browser), then
+the layout, then the wiring. The handlers call app/handlers.py for the design's pure functions.
+Per-session state (gr.State) is plain data: the last good yaml text with its counts, and the pins."""
 from __future__ import annotations
 
 import os
@@ -28,6 +29,75 @@ def _outputs_for(result: dict, text: str, state: dict, imgsz: int):
     new_state = {**(state or {}), "yaml": text, "counts": result["counts"], "name": result["name"]}
     return (summary_html(result, change, imgsz), result["svg"], result["table"], error_html(""),
             h.write_yaml_file(text, result["name"]), new_state)
+
+
+def on_picks(b, n, hd, sc, k, size, st):
+    """A picker changed: compose, count, show; a composition that does not resolve keeps the page."""
+    try:
+        text = h.compose_yaml(b, n, hd, sc, int(k or 80), int(size or 640))
+    except SpecError as err:
+        return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
+    result = h.evaluate(text, int(size or 640), f"{b}-{n}-{hd}-{sc}")
+    if not result["ok"]:
+        return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
+    return (text, *_outputs_for(result, text, st, int(size or 640)))
+
+
+def on_preset(name, k, size, st):
+    """A preset was picked: its pickers (when it has them), its yaml and numbers."""
+    picks, text = h.preset_yaml(name, int(k or 80))
+    result = h.evaluate(text, int(size or 640), name)
+    outs = _outputs_for(result, text, st, int(size or 640))
+    keep = gr.skip()
+    p = picks or {}
+    return (p.get("backbone", keep), p.get("neck", keep), p.get("head", keep), p.get("scale", keep), text, *outs)
+
+
+def on_yaml(text, size, st):
+    """The yaml was edited: a good design replaces the page's; a bad one keeps it and says why."""
+    result = h.evaluate(text or "", int(size or 640), (st or {}).get("name", "model"))
+    if not result["ok"]:
+        return (gr.skip(),) * 3 + (error_html(result["error"]), gr.skip(), gr.skip())
+    return _outputs_for(result, text, st, int(size or 640))
+
+
+def on_upload(file, size, st):
+    """A yaml file was uploaded (only a real upload is read: app/paths.py)."""
+    try:
+        path = client_file(file, "yaml upload")
+        text = h.read_upload(path)
+    except (SpecError, PathRefused) as err:
+        return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return (text, *on_yaml(text, size, {**(st or {}), "name": h.safe_name(stem)}))
+
+
+def render_pins(pins):
+    """(table rows, scatter frame, the unpin dropdown, compare.csv) of the pinned designs."""
+    import pandas as pd
+
+    rows = [[p[c] for c in h.PIN_COLUMNS] for p in pins]
+    frame = pd.DataFrame({"name": [p["name"] for p in pins], "params (M)": [p["params"] / 1e6 for p in pins],
+                          "GFLOPs": [p["GFLOPs"] for p in pins]})
+    names = [p["name"] for p in pins]
+    return (rows, frame, gr.update(choices=names, value=names[-1] if names else None),
+            h.pins_csv(pins) if pins else None)
+
+
+def on_pin(st):
+    """Pin the current design (a repeated name gets ' (2)', ' (3)' ...)."""
+    result = h.evaluate(st["yaml"], 640, st.get("name", "model"))
+    pins = list(st.get("pins", []))
+    label, k = result["name"], 2
+    while any(p["name"] == label for p in pins):
+        label, k = f"{result['name']} ({k})", k + 1
+    pins.append(h.pin_row(result, label))
+    return (*render_pins(pins), {**st, "pins": pins})
+
+
+def on_unpin(name, st):
+    pins = [p for p in st.get("pins", []) if p["name"] != name]
+    return (*render_pins(pins), {**st, "pins": pins})
 
 
 def build_design_tab():
@@ -69,84 +139,21 @@ def build_design_tab():
             unpin_name = gr.Dropdown([], label="Pinned", interactive=True, allow_custom_value=False)
             unpin = gr.Button("Remove pin")
             csv = gr.DownloadButton("Download CSV", value=None, elem_id="compare-csv")
-        compare_table = gr.Dataframe(headers=["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"],
-                                     interactive=False, elem_id="compare")
+        compare_table = gr.Dataframe(headers=h.PIN_COLUMNS, interactive=False, elem_id="compare")
         scatter = gr.ScatterPlot(x="params (M)", y="GFLOPs", color="name", label="params vs GFLOPs",
                                  elem_id="compare-plot")
 
     design_outputs = [summary, graph, table, yaml_error, download, state]
 
-    def on_picks(b, n, hd, sc, k, size, st):
-        try:
-            text = h.compose_yaml(b, n, hd, sc, int(k or 80), int(size or 640))
-        except SpecError as err:
-            return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
-        result = h.evaluate(text, int(size or 640), f"{b}-{n}-{hd}-{sc}")
-        if not result["ok"]:
-            return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
-        outs = _outputs_for(result, text, st, int(size or 640))
-        return (text, *outs)
-
     for picker in (backbone, neck, head, scale, nc, imgsz):
         picker.input(on_picks, [backbone, neck, head, scale, nc, imgsz, state], [yaml_box, *design_outputs],
                      trigger_mode="always_last", show_progress="hidden", api_visibility="private")
-
-    def on_preset(name, k, size, st):
-        picks, text = h.preset_yaml(name, int(k or 80))
-        result = h.evaluate(text, int(size or 640), name)
-        outs = _outputs_for(result, text, st, int(size or 640))
-        keep = gr.skip()
-        p = picks or {}
-        return (p.get("backbone", keep), p.get("neck", keep), p.get("head", keep), p.get("scale", keep),
-                text, *outs)
-
     preset.input(on_preset, [preset, nc, imgsz, state], [backbone, neck, head, scale, yaml_box, *design_outputs],
                  show_progress="hidden", api_visibility="private")
-
-    def on_yaml(text, size, st):
-        result = h.evaluate(text or "", int(size or 640), (st or {}).get("name", "model"))
-        if not result["ok"]:  # keep the last good graph and numbers; say what is wrong
-            return (gr.skip(),) * 3 + (error_html(result["error"]), gr.skip(), gr.skip())
-        return _outputs_for(result, text, st, int(size or 640))
-
     yaml_box.input(on_yaml, [yaml_box, imgsz, state], design_outputs, trigger_mode="always_last",
                    show_progress="hidden", api_visibility="private")
-
-    def on_upload(file, size, st):
-        try:
-            text = h.read_upload(client_file(file, "yaml upload"))
-        except (SpecError, PathRefused) as err:
-            return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
-        stem = os.path.splitext(os.path.basename(file))[0]
-        return (text, *on_yaml(text, size, {**(st or {}), "name": h.safe_name(stem)}))
-
     upload.upload(on_upload, [upload, imgsz, state], [yaml_box, *design_outputs], api_visibility="private")
-
-    def render_pins(pins):
-        rows = [[p[c] for c in ("name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB")] for p in pins]
-        import pandas as pd
-
-        frame = pd.DataFrame({"name": [p["name"] for p in pins], "params (M)": [p["params"] / 1e6 for p in pins],
-                              "GFLOPs": [p["GFLOPs"] for p in pins]})
-        names = [p["name"] for p in pins]
-        return (rows, frame, gr.update(choices=names, value=names[-1] if names else None),
-                h.pins_csv(pins) if pins else None)
-
-    def on_pin(st):
-        result = h.evaluate(st["yaml"], 640, st.get("name", "model"))
-        pins = list(st.get("pins", []))
-        label, k = result["name"], 2
-        while any(p["name"] == label for p in pins):
-            label, k = f"{result['name']} ({k})", k + 1
-        pins.append(h.pin_row(result, label))
-        return (*render_pins(pins), {**st, "pins": pins})
-
     pin.click(on_pin, [state], [compare_table, scatter, unpin_name, csv, state], api_visibility="private")
-
-    def on_unpin(name, st):
-        pins = [p for p in st.get("pins", []) if p["name"] != name]
-        return (*render_pins(pins), {**st, "pins": pins})
-
     unpin.click(on_unpin, [unpin_name, state], [compare_table, scatter, unpin_name, csv, state],
                 api_visibility="private")
     return state
