@@ -2,8 +2,6 @@
 this project), and see detections and latency for PyTorch and onnxruntime."""
 from __future__ import annotations
 
-import glob
-import os
 
 import gradio as gr
 
@@ -12,19 +10,11 @@ from engine.deploy.export import ExportError
 from engine.deploy.run import predictors, run_images
 from graph.errors import SpecError
 
+from .choices import DESIGN, UPLOADED, model_choices
 from .paths import client_file, run_file
 from .views import error_html
 
-DESIGN = "Current design (untrained)"
 DISPLAY_MAX = 4096  # annotated images are shown with their long side at most this (boxes keep image pixels)
-UPLOADED = "Uploaded checkpoint"
-
-
-def model_choices(runs_dir: str | None = None) -> list[str]:
-    runs_dir = runs_dir or os.environ.get("YLD_RUNS", "runs")
-    found = sorted(glob.glob(os.path.join(runs_dir, "**", "best.pt"), recursive=True), key=os.path.getmtime,
-                   reverse=True)
-    return [DESIGN, UPLOADED] + found
 
 
 def _latency_html(latency: dict, trained: bool) -> str:

@@ -22,9 +22,9 @@ from graph.spec import parse
 
 from . import settings
 from .charts import line_chart
+from .choices import model_choices
 from .janitor import room_left
 from .paths import PathRefused, client_file
-from .test_tab import model_choices
 from .views import error_html
 
 PROJECT = os.environ.get("YLD_RUNS", "runs")

@@ -6,6 +6,7 @@ A job's folder is runs/NAME: events.jsonl (every event), train.log (the process'
 and best.pt. Nothing here knows about Gradio."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -184,3 +185,9 @@ def list_runs(project: str = "runs", running: tuple | set = ()) -> list[dict]:
                     "mtime": os.path.getmtime(folder), "events": events,
                     "state": run_state(folder, events, name in running)})
     return sorted(out, key=lambda r: -r["mtime"])
+
+
+def checkpoints(project: str = "runs") -> list[str]:
+    """Every best.pt under `project`, newest first (the model lists of the page)."""
+    found = glob.glob(os.path.join(project, "**", "best.pt"), recursive=True)
+    return sorted(found, key=os.path.getmtime, reverse=True)
