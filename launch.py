@@ -31,14 +31,10 @@ def cmd_catalog(a) -> int:
 
 
 def cmd_compose(a) -> int:
-    from graph.compose import compose
-    from graph.dump import stride_comments, to_yaml
-    from graph.resolve import resolve
+    from graph.source import source
 
-    spec = compose(a.backbone, a.neck, a.head, a.scale, a.nc)
-    graph = resolve(spec, a.imgsz)  # a composition that does not resolve is never written
-    text = to_yaml(spec, stride_comments(graph), title=f"{spec.name}: composed by YOLO Lite Designer "
-                   f"(backbone {a.backbone}, neck {a.neck}, head {a.head}, scale {a.scale})")
+    design = source(picks={"backbone": a.backbone, "neck": a.neck, "head": a.head}, scale=a.scale, nc=a.nc)
+    text = design.yaml(imgsz=a.imgsz)  # resolved for its stride comments: one that does not resolve is never written
     if a.output:
         with open(a.output, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -48,33 +44,23 @@ def cmd_compose(a) -> int:
     return 0
 
 
-def load_spec(path: str):
-    """A yaml file, or the name of a preset."""
-    from graph.spec import parse_file
-    from graph.templates import preset_path, presets
-
-    if not os.path.exists(path) and path in presets():
-        spec, notes = parse_file(preset_path(path))
-        return spec, notes
-    return parse_file(path)
-
-
 def cmd_info(a) -> int:
     from graph.counts import count
     from graph.report import info_dict, info_text
     from graph.resolve import resolve
+    from graph.source import source
 
-    spec, notes = load_spec(a.file)
-    spec, more = spec.with_overrides(scale=a.scale, nc=a.nc)
-    graph = resolve(spec, a.imgsz)
+    design = source(a.file, scale=a.scale, nc=a.nc)  # a yaml file, or the name of a preset
+    notes = list(design.notes)
+    graph = resolve(design.spec, a.imgsz)
     counts = count(graph)
-    info = info_dict(graph, counts, notes + more)
+    info = info_dict(graph, counts, notes)
     if a.check:
         info["check"] = run_check(graph)
     if a.json:
         print(json.dumps(info, indent=1))
     else:
-        print(info_text(graph, counts, notes + more))
+        print(info_text(graph, counts, notes))
         if a.check:
             c = info["check"]
             print(f"check: built {c['params']:,} parameters; forward at {a.imgsz}: eval output "
@@ -94,11 +80,11 @@ def cmd_export(a) -> int:
     if a.pack:
         from engine.deploy.pack import export_pack
         from graph.resolve import resolve
-        from graph.spec import parse
+        from graph.source import source
 
-        spec, _ = parse(loaded.yaml, name=os.path.splitext(os.path.basename(out))[0])
+        design = source(text=loaded.yaml, name=os.path.splitext(os.path.basename(out))[0])
         with open(a.pack, "wb") as fh:
-            fh.write(export_pack(resolve(spec, result.imgsz), loaded.yaml))
+            fh.write(export_pack(resolve(design.spec, result.imgsz), loaded.yaml))
     if a.json:
         print(json.dumps({**result.as_dict(), "pack": a.pack}, indent=1))
     else:
@@ -108,12 +94,10 @@ def cmd_export(a) -> int:
     return 0
 
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
 def cmd_predict(a) -> int:
     from engine.deploy.run import predictors, run_images
-    from engine.loading import load_any
+    from engine.images import IMAGE_EXTS
+    from graph.source import source
 
     if os.path.isdir(a.source):
         files = sorted(os.path.join(a.source, f) for f in os.listdir(a.source) if f.lower().endswith(IMAGE_EXTS))
@@ -125,8 +109,8 @@ def cmd_predict(a) -> int:
     if a.weights.endswith((".pt", ".pth")):
         preds = predictors(source=a.weights, imgsz=a.imgsz)
     else:
-        loaded = load_any(a.weights, a.imgsz)  # a yaml or preset: an untrained design
-        preds = predictors(yaml_text=loaded.yaml, imgsz=a.imgsz, name=loaded.source)
+        design = source(a.weights)  # a yaml or preset: an untrained design
+        preds = predictors(yaml_text=design.yaml(imgsz=a.imgsz), imgsz=a.imgsz, name=design.spec.name)
     out = run_images(preds, files, a.conf, a.iou, a.backend)
     if a.save:
         os.makedirs(a.save, exist_ok=True)

@@ -1,5 +1,5 @@
 """The page's work as API endpoints for gradio_client: `compose` (picks -> design) and `info`
-(yaml text -> design). Plain JSON in and out."""
+(yaml text -> design), both through graph/source.py as the page is. Plain JSON in and out."""
 from __future__ import annotations
 
 import gradio as gr
@@ -19,10 +19,11 @@ def _public(result: dict, text: str) -> dict:
 def api_compose(backbone: str, neck: str, head: str, scale: str = "s", nc: int = 80, imgsz: int = 640) -> dict:
     """Compose a backbone + neck + head at a scale; returns the yaml and its counts, or an error."""
     try:
-        text = h.compose_yaml(backbone, neck, head, scale, int(nc), int(imgsz))
+        design, size = h.picks_source(backbone, neck, head, scale, nc), int(imgsz)
     except (SpecError, ValueError, TypeError) as err:
         return {"ok": False, "error": str(err)}
-    return _public(h.evaluate(text, int(imgsz), f"{backbone}-{neck}-{head}-{scale}"), text)
+    result = h.evaluate(design, size)
+    return _public(result, result.get("yaml"))
 
 
 def api_info(yaml_text: str, imgsz: int = 640) -> dict:

@@ -2,7 +2,9 @@
 
 Functions first (the handlers, module level, plain data in and out: tested without a browser), then
 the layout, then the wiring. The handlers call app/handlers.py for the design's pure functions.
-Per-session state (gr.State) is plain data: the last good yaml text with its counts, and the pins."""
+Per-session state (gr.State) is plain data: the last good yaml text with its counts, and the pins.
+A picker or preset change hands evaluate the graph/source.Source it made (no yaml text parsed back);
+the yaml text shown is the one evaluate wrote for it."""
 from __future__ import annotations
 
 import os
@@ -11,6 +13,7 @@ import gradio as gr
 
 from graph.catalog import catalog
 from graph.errors import SpecError
+from graph.source import source
 
 from . import handlers as h
 from .paths import PathRefused, client_file
@@ -34,23 +37,24 @@ def _outputs_for(result: dict, text: str, state: dict, imgsz: int):
 def on_picks(b, n, hd, sc, k, size, st):
     """A picker changed: compose, count, show; a composition that does not resolve keeps the page."""
     try:
-        text = h.compose_yaml(b, n, hd, sc, int(k or 80), int(size or 640))
+        result = h.evaluate(h.picks_source(b, n, hd, sc, int(k or 80)), int(size or 640))
     except SpecError as err:
-        return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
-    result = h.evaluate(text, int(size or 640), f"{b}-{n}-{hd}-{sc}")
+        result = {"ok": False, "error": str(err)}
     if not result["ok"]:
         return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
-    return (text, *_outputs_for(result, text, st, int(size or 640)))
+    return (result["yaml"], *_outputs_for(result, result["yaml"], st, int(size or 640)))
 
 
 def on_preset(name, k, size, st):
     """A preset was picked: its pickers (when it has them), its yaml and numbers."""
-    picks, text = h.preset_yaml(name, int(k or 80))
-    result = h.evaluate(text, int(size or 640), name)
-    outs = _outputs_for(result, text, st, int(size or 640))
+    src = source(preset=name, nc=int(k or 80))
+    result = h.evaluate(src, int(size or 640))
+    if not result["ok"]:
+        return (gr.skip(),) * 8 + (error_html(result["error"]), gr.skip(), gr.skip())
     keep = gr.skip()
-    p = picks or {}
-    return (p.get("backbone", keep), p.get("neck", keep), p.get("head", keep), p.get("scale", keep), text, *outs)
+    p = src.picks or {}
+    return (p.get("backbone", keep), p.get("neck", keep), p.get("head", keep), p.get("scale", keep), result["yaml"],
+            *_outputs_for(result, result["yaml"], st, int(size or 640)))
 
 
 def on_yaml(text, size, st):
@@ -102,8 +106,9 @@ def on_unpin(name, st):
 
 def build_design_tab():
     cat = catalog()
-    picks, text = h.preset_yaml(h.DEFAULT_PRESET)
-    first = h.evaluate(text, 640, h.DEFAULT_PRESET)
+    src = source(preset=h.DEFAULT_PRESET)
+    first = h.evaluate(src, 640)
+    picks, text = src.picks, first["yaml"]
     state0 = {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": []}
 
     state = gr.State(state0)

@@ -16,7 +16,7 @@ from engine.deploy.pack import export_pack
 from engine.loading import load_design
 from graph.errors import SpecError
 from graph.resolve import resolve
-from graph.spec import parse
+from graph.source import source
 
 from .handlers import safe_name
 from .server import STORE
@@ -70,7 +70,7 @@ def do_export(design: dict, imgsz, dynamic: bool, old_token: str | None):
 
 def do_pack(design: dict, imgsz):
     try:
-        spec, _ = parse(design["yaml"], name=design.get("name", "model"))
+        spec = source(text=design["yaml"], name=design.get("name", "model")).spec
         data = export_pack(resolve(spec, int(imgsz or 640)), design["yaml"])
     except SpecError as err:
         return error_html(f"pack failed: {err}"), gr.skip()

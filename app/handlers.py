@@ -1,9 +1,10 @@
 """The designer's handlers: plain functions of plain data (strings, numbers, dicts) that call
 graph/. No Gradio here, so they are tested without a browser and scripted through the API.
 
-A design is evaluated from its yaml text — the per-session state is that text and the numbers it
-gave, never a model object. `evaluate` is cached on (text, imgsz, name): it is a pure function;
-text too large to evaluate is refused before the cache.
+A design comes in through graph/source.py (a Source: what the user named, as plain hashable data) or
+as yaml text; the per-session state is that text and the numbers it gave, never a model object.
+`evaluate` is cached on the Source (text is made one first, through a cache of its own): it is a pure
+function; text too large to evaluate is refused before either cache.
 """
 from __future__ import annotations
 
@@ -15,16 +16,13 @@ import os
 import re
 import tempfile
 
-from graph.compose import compose
 from graph.counts import count
-from graph.dump import stride_comments, to_yaml
 from graph.errors import SpecError
 from graph.limits import MAX_TEXT_BYTES
 from graph.render import render_svg
 from graph.report import unused_note
 from graph.resolve import resolve
-from graph.spec import parse
-from graph.templates import preset, preset_path
+from graph.source import Source, source
 
 DEFAULT_PRESET = "yolov8n"
 PIN_COLUMNS = ["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]  # pin_row's keys
@@ -32,15 +30,21 @@ DOWNLOADS = "yld-files"  # the temp folder's sub-folder for files offered for do
 TABLE_HEADERS = ["#", "from", "n", "params", "module", "arguments", "output", "GFLOPs"]
 
 
-def evaluate(text: str, imgsz: int = 640, name: str = "model") -> dict:
-    """yaml text -> {ok, name, counts, svg, table, notes, strides, dialect} or {ok: False, error, layer}.
+def evaluate(design: Source | str, imgsz: int = 640, name: str = "model") -> dict:
+    """A Source or yaml text -> {ok, name, yaml, counts, svg, table, notes, strides, dialect, nc}, or
+    {ok: False, error, layer, module, field, why}. `yaml` is the Source's own text, or its spec written
+    once with the stride comments of the graph resolved here; `name` names text whose yaml does not.
 
     Text that is not a str, or larger than graph/limits.MAX_TEXT_BYTES, is refused here, before the
-    cache, so a refused text never becomes a cache key."""
-    refused = _refuse_text(text)
-    if refused is not None:
-        return {"ok": False, **refused.as_dict()}
-    return _evaluate_cached(text, imgsz, name)
+    caches, so a refused text never becomes a cache key."""
+    if not isinstance(design, Source):
+        refused = _refuse_text(design)
+        if refused is not None:
+            return {"ok": False, **refused.as_dict()}
+        design = _text_source(design, name)
+        if isinstance(design, SpecError):
+            return {"ok": False, **design.as_dict()}
+    return _evaluate_cached(design, imgsz)
 
 
 def _refuse_text(text) -> SpecError | None:
@@ -52,17 +56,28 @@ def _refuse_text(text) -> SpecError | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _evaluate_cached(text: str, imgsz: int, name: str) -> dict:
-    """`evaluate` for a text already checked; cached on (text, imgsz, name): it is a pure function."""
+def _text_source(text: str, name: str) -> Source | SpecError:
+    """Checked text -> Source (or the SpecError saying why not); cached, so a text is parsed once."""
     try:
-        spec, notes = parse(text, name=name)
+        return source(text=text, name=name)
+    except SpecError as err:
+        return err.with_traceback(None)
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate_cached(design: Source, imgsz: int) -> dict:
+    """`evaluate` of a Source; cached on (Source, imgsz): it is a pure function. One resolve serves
+    the counts, the picture and the stride comments of the yaml."""
+    spec = design.spec
+    try:
         graph = resolve(spec, int(imgsz))
         counts = count(graph)
+        text = design.yaml(graph)
     except SpecError as err:
         return {"ok": False, **err.as_dict()}
     return {
-        "ok": True, "name": spec.name, "dialect": spec.dialect, "nc": spec.nc,
-        "notes": notes + unused_note(graph, counts),
+        "ok": True, "name": spec.name, "dialect": spec.dialect, "nc": spec.nc, "yaml": text,
+        "notes": list(design.notes) + unused_note(graph, counts),
         "strides": graph.strides, "counts": counts.as_dict(), "svg": render_svg(graph, counts),
         "table": [[r["index"], str(r["from"]), r["n"], r["params"], r["module"],
                    str(r["args"]).replace("'", ""), "×".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
@@ -70,29 +85,29 @@ def _evaluate_cached(text: str, imgsz: int, name: str) -> dict:
     }
 
 
+def _cache_clear() -> None:
+    _text_source.cache_clear()
+    _evaluate_cached.cache_clear()
+
+
 evaluate.cache_info = _evaluate_cached.cache_info  # the cache behind evaluate, for tests and benches
-evaluate.cache_clear = _evaluate_cached.cache_clear
+evaluate.cache_clear = _cache_clear
+
+
+def picks_source(backbone: str, neck: str, head: str, scale: str, nc: int) -> Source:
+    """The pickers' design (SpecError when they do not compose)."""
+    return source(picks={"backbone": backbone, "neck": neck, "head": head, "scale": scale}, nc=int(nc))
 
 
 def compose_yaml(backbone: str, neck: str, head: str, scale: str, nc: int, imgsz: int = 640) -> str:
     """The yaml text the pickers stand for (what `launch.py compose` writes for the same picks)."""
-    spec = compose(backbone, neck, head, scale, int(nc))
-    graph = resolve(spec, int(imgsz))
-    return to_yaml(spec, stride_comments(graph), title=f"{spec.name}: composed by YOLO Lite Designer "
-                   f"(backbone {backbone}, neck {neck}, head {head}, scale {scale})")
+    return picks_source(backbone, neck, head, scale, nc).yaml(imgsz=int(imgsz))
 
 
 def preset_yaml(name: str, nc: int | None = None) -> tuple[dict | None, str]:
-    """(picks or None, yaml text) of a preset; with picks the text is their composition."""
-    p = preset(name)
-    if p.get("picks"):
-        k = p["picks"]
-        return k, compose_yaml(k["backbone"], k["neck"], k["head"], k["scale"], nc or 80)
-    with open(preset_path(name), encoding="utf-8") as fh:
-        text = fh.read()
-    if nc is not None:
-        text = re.sub(r"(?m)^nc:\s*\d+", f"nc: {int(nc)}", text, count=1)
-    return None, text
+    """(picks or None, yaml text) of a preset: its file, or its spec written out when `nc` changes it."""
+    src = source(preset=name, nc=nc)
+    return src.picks, src.yaml()
 
 
 def change_note(now: dict, before: dict | None) -> str:

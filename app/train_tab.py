@@ -18,7 +18,7 @@ from engine.train.jobs import TrainJob, list_runs, read_events, run_crash_messag
 from graph.counts import count
 from graph.errors import SpecError
 from graph.resolve import resolve
-from graph.spec import parse
+from graph.source import source as design_source
 
 from . import settings
 from .charts import line_chart
@@ -39,7 +39,7 @@ def devices() -> list[str]:
 
 def design_line(design: dict) -> str:
     try:
-        c = count(resolve(parse(design["yaml"])[0], 640))
+        c = count(resolve(design_source(text=design["yaml"]).spec, 640))
         return (f'<div class="yld-note" id="train-design">Training <b>{escape(design.get("name", "model"))}</b>: '
                 f'{c.params:,} parameters, {c.gflops:.2f} GFLOPs at 640 (the design on the Design tab).</div>')
     except SpecError as err:
@@ -129,7 +129,7 @@ def start(design, source, path, upload, epochs, imgsz, batch, device, job_name):
 def _start_checked(design, source, path, upload, epochs, imgsz, batch, device, job_name):
     job = TrainJob({}, PROJECT)
     try:
-        resolve(parse(design["yaml"])[0], int(imgsz))  # a design that does not resolve never trains
+        resolve(design_source(text=design["yaml"]).spec, int(imgsz))  # a design that does not resolve never trains
         data = resolve_data(source, path, upload)
         os.makedirs(job.dir)
         if isinstance(data, tuple):

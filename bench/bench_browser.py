@@ -101,8 +101,7 @@ def main() -> None:
     for label, value in plan:
         backbone, scale = (backbone, value) if label == "Scale" else (value, scale)
         t0 = time.perf_counter()
-        text = h.compose_yaml(backbone, "yolov8-pan", "yolov8", scale, 80)
-        h.evaluate(text, 640, "bench")
+        h.evaluate(h.picks_source(backbone, "yolov8-pan", "yolov8", scale, 80), 640)  # what on_picks does
         server_ms.append((time.perf_counter() - t0) * 1000)
 
     result = {

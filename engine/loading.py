@@ -4,39 +4,30 @@ A yaml or preset gives an untrained model (random weights: its boxes mean nothin
 real); a checkpoint gives the trained one. Errors are SpecError / CheckpointError, one line each."""
 from __future__ import annotations
 
-import os
-
-from graph.errors import SpecError
 from graph.model import build
 from graph.resolve import resolve
-from graph.spec import parse, parse_file
-from graph.templates import preset_path, presets
+from graph.source import Source
+from graph.source import source as design_source
 
 from .checkpoint import CheckpointError, Loaded, default_names, load_checkpoint
 
 
-def load_design(text: str, imgsz: int = 640, name: str = "model") -> Loaded:
-    spec, _ = parse(text, name=name)
-    model = build(resolve(spec, imgsz))
-    return Loaded(model=model.eval(), yaml=text, names=default_names(spec.nc), imgsz=imgsz, trained=False,
-                  source=name)
+def load_design(design: str | Source, imgsz: int = 640, name: str = "model") -> Loaded:
+    """An untrained model of a design: a graph/source.Source, or yaml text (named `name`)."""
+    src = design if isinstance(design, Source) else design_source(text=design, name=name)
+    graph = resolve(src.spec, imgsz)
+    return Loaded(model=build(graph).eval(), yaml=src.yaml(graph), names=default_names(src.spec.nc), imgsz=imgsz,
+                  trained=False, source=src.spec.name if isinstance(design, Source) else name)
 
 
 def load_any(source: str, imgsz: int | None = None) -> Loaded:
-    """A checkpoint path, a yaml path, or a preset name."""
+    """A checkpoint path, a yaml path, or a preset name (graph/source.py reads the last two)."""
     if source.endswith((".pt", ".pth")):
         loaded = load_checkpoint(source)
         if imgsz and imgsz != loaded.imgsz:
             loaded.imgsz = imgsz
         return loaded
-    if not os.path.exists(source) and source in presets():
-        source = preset_path(source)
-    if not os.path.exists(source):
-        raise SpecError(f"no such model file or preset: {source}")
-    spec, _ = parse_file(source)
-    with open(source, encoding="utf-8") as fh:
-        text = fh.read()
-    return load_design(text, imgsz or 640, spec.name)
+    return load_design(design_source(source), imgsz or 640)
 
 
 __all__ = ["load_any", "load_design", "CheckpointError", "Loaded"]

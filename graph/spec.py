@@ -222,12 +222,16 @@ def parse(text: str, name: str = "model") -> tuple[ModelSpec, list[str]]:
     return spec_from_data(data, name), notes
 
 
+def read_file(path: str) -> str:
+    """The text of a model yaml file (at most a byte past the size limit, so `parse` refuses it)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read(limits.MAX_TEXT_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"cannot read {path}: {err}") from None
+
+
 def parse_file(path: str) -> tuple[ModelSpec, list[str]]:
     import os
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(limits.MAX_TEXT_BYTES + 1)
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(f"cannot read {path}: {err}") from None
-    return parse(text, name=os.path.splitext(os.path.basename(path))[0])
+    return parse(read_file(path), name=os.path.splitext(os.path.basename(path))[0])
