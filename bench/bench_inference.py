@@ -48,6 +48,7 @@ import torch  # noqa: E402
 
 from engine.deploy.export import deploy_model, export_onnx  # noqa: E402
 from engine.deploy.predictor import Predictor  # noqa: E402
+from engine.heads import head_kind  # noqa: E402
 from engine.loading import load_design  # noqa: E402
 from graph.counts import count  # noqa: E402
 from graph.resolve import resolve  # noqa: E402
@@ -232,7 +233,7 @@ def prepare(name: str, text: str, imgsz: int, folder: str) -> dict:
     model = deploy_model(loaded.model)
     res = export_onnx(loaded, os.path.join(folder, f"{name}-{imgsz}.onnx"), imgsz)
     return {"preset": name, "imgsz": imgsz, "counts": c, "model": model, "onnx": res.path, "names": loaded.names,
-            "head": type(model.model[-1]).__name__, "diff": res.max_abs_diff}
+            "head": head_kind(model).name, "diff": res.max_abs_diff}
 
 
 def measure(prep: dict, runs: int, gate: QuietGate) -> dict:

@@ -1,4 +1,5 @@
-"""Detection heads, both under the yaml name `Detect` (the args decide, as in the two yaml dialects):
+"""Detection heads, both under the yaml name `Detect`, built by `detect_head` (the args decide, as in the
+two yaml dialects):
 
 - `Detect [nc, anchors]`: the YOLOv5 anchor-based head. One 1x1 conv per level predicting, for each
   of its anchors (given in pixels, as in YOLOv5 yaml), xywh + objectness + classes. Eval output:
@@ -8,6 +9,9 @@
   Eval output: (B, 4 + nc, sum(H * W)), xywh in input pixels then class scores.
 
 Training mode returns the raw per-level maps for the losses. Strides come from `graph/resolve.py`.
+Every head subclasses `Detect`; what differs between head families outside the module itself (loss,
+decode, output layout, export axes) is one row per head class in engine/heads.py. A new head: its
+class here, a branch in `detect_head` (or its own yaml name), its row there, its template.
 """
 from __future__ import annotations
 
@@ -47,7 +51,12 @@ def make_anchor_points(feats, strides, offset=0.5):
     return torch.cat(points), torch.cat(stride_col)
 
 
-class DetectDFL(nn.Module):
+class Detect(nn.Module):
+    """The base of every detection head (the registry entry `Detect` has it as its class); the yaml
+    name builds a head through `detect_head`."""
+
+
+class DetectDFL(Detect):
     """YOLOv8 anchor-free head (reg_max 16)."""
 
     reg_max = 16
@@ -84,7 +93,7 @@ class DetectDFL(nn.Module):
         return torch.cat((xywh, cls.sigmoid()), 1)  # (B, 4 + nc, A)
 
 
-class DetectAnchor(nn.Module):
+class DetectAnchor(Detect):
     """YOLOv5 anchor-based head."""
 
     def __init__(self, nc, anchors, ch, strides):
@@ -136,15 +145,16 @@ def _detect_check(layer):
     return None
 
 
-@register("Detect", summary="detection head: [nc, anchors] = YOLOv5 anchor-based, [nc] = YOLOv8 anchor-free (DFL)",
-          source="YOLOv5 / Ultralytics YOLOv8", channels=HEAD, repeat=ONCE, inputs=0, check=_detect_check,
-          args=(Arg("nc", "int", help="number of classes", low=1, high=10000),
-                Arg("anchors", "anchors", None, "anchors in pixels per level; omit for anchor-free")),
-          upstream=BOTH, example=(EXAMPLE_DOWN,))  # the test detector's own head is the example
-class Detect(nn.Module):
-    """Factory for the yaml name `Detect`: returns the head its args ask for."""
+def detect_head(nc, anchors=None, *, ch, strides) -> Detect:
+    """The yaml name `Detect`: `[nc, anchors]` the anchor-based head, `[nc]` the anchor-free one."""
+    if anchors is None:
+        return DetectDFL(nc, ch, strides)
+    return DetectAnchor(nc, anchors, ch, strides)
 
-    def __new__(cls, nc, anchors=None, *, ch, strides):
-        if anchors is None:
-            return DetectDFL(nc, ch, strides)
-        return DetectAnchor(nc, anchors, ch, strides)
+
+register("Detect", summary="detection head: [nc, anchors] = YOLOv5 anchor-based, [nc] = YOLOv8 anchor-free (DFL)",
+         source="YOLOv5 / Ultralytics YOLOv8", channels=HEAD, repeat=ONCE, inputs=0, check=_detect_check,
+         args=(Arg("nc", "int", help="number of classes", low=1, high=10000),
+               Arg("anchors", "anchors", None, "anchors in pixels per level; omit for anchor-free")),
+         upstream=BOTH, example=(EXAMPLE_DOWN,),  # the test detector's own head is the example
+         build=detect_head)(Detect)

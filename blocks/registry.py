@@ -58,7 +58,6 @@ class Layer:
     c_in: tuple[int, ...]
     shapes: tuple[tuple[int, int, int], ...]  # (C, H, W) of each input
     sources: tuple[int, ...]  # absolute layer index of each input (-1 = the image)
-    n: int
     strides: tuple = ()  # input pixels per cell of each input
 
 
@@ -104,6 +103,13 @@ class BlockInfo:
     # (from, n, module, args) yaml rows that make valid instances; every block needs them (a test
     # checks): see EXAMPLE_DOWN above.
     example: tuple[tuple, ...] = ()
+    # Makes the module from the constructor args when that is not `cls(...)`: the args pick one of
+    # several classes, all subclasses of `cls` (the yaml name `Detect`: `detect_head` picks the head).
+    build: Callable[..., nn.Module] | None = None
+
+    def make(self, *args, **kwargs) -> nn.Module:
+        """A module of this block from its constructor args (`build`, or else `cls`)."""
+        return (self.build or self.cls)(*args, **kwargs)
 
     def out_size(self, args: dict, h: int) -> int:
         """Output height (or width) of one copy for an input of `h`."""

@@ -15,11 +15,11 @@ from .resolve import LayerGraph, LayerNode
 
 
 def make_layer(node: LayerNode) -> nn.Module:
-    cls = node.info.cls
+    make = node.info.make
     if node.info.repeat == STACK and node.n > 1:
-        m = nn.Sequential(*(cls(*node.ctor, **node.ctor_kw) for _ in range(node.n)))
+        m = nn.Sequential(*(make(*node.ctor, **node.ctor_kw) for _ in range(node.n)))
     else:
-        m = cls(*node.ctor, **node.ctor_kw)
+        m = make(*node.ctor, **node.ctor_kw)
     m.i, m.f, m.type = node.index, node.sources, node.module  # where it sits, for forward and tables
     m.multi = node.info.inputs != 1  # takes a list of maps (Concat, ADD, Detect)
     return m
@@ -69,10 +69,17 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build(graph: LayerGraph, device: str | torch.device = "cpu") -> DetectionModel:
-    """A real model with weights. Refused before allocating if it would be over the size limit."""
-    params = count_params(DetectionModel(graph, device="meta"))
+def checked_params(model: nn.Module) -> int:
+    """count_params(model), or SpecError if that is over limits.MAX_PARAMS (give a meta-device model
+    to check before anything is allocated)."""
+    params = count_params(model)
     if params > limits.MAX_PARAMS:
         raise SpecError(f"the model would have {params:,} parameters, over the limit of "
                         f"{limits.MAX_PARAMS:,}; lower the width, depth or channels")
+    return params
+
+
+def build(graph: LayerGraph, device: str | torch.device = "cpu") -> DetectionModel:
+    """A real model with weights. Refused before allocating if it would be over the size limit."""
+    checked_params(DetectionModel(graph, device="meta"))
     return DetectionModel(graph, device=device)

@@ -201,7 +201,7 @@ def check_result(res, img, nc=80):
 @pytest.mark.parametrize("name,kind", [("yolov8n", "DetectDFL"), ("yolov5n", "DetectAnchor")])
 def test_predictor_torch(name, kind):
     p = Predictor.from_torch(make_model(name), None, 320)
-    assert (p.kind, p.nc, p.backend, p.imgsz) == (kind, 80, "torch", 320)
+    assert (p.kind.name, p.nc, p.backend, p.imgsz) == (kind, 80, "torch", 320)
     img = scene()
     res = p.predict(img, conf=0.0)
     check_result(res, img)

@@ -2,7 +2,8 @@
 
 Deploy form = BatchNorm folded into convs, RepVGG blocks re-parameterised (each block's own
 `fuse()`), the head in its inference layout: YOLOv5-style (1, N*3, 5+nc) or Ultralytics-style
-(1, 4+nc, N), boxes in input pixels. Opset 18, input `images` (B, 3, H, W), output `output0`; with
+(1, 4+nc, N), boxes in input pixels (the layout, the dynamic axes and the label are the head's row in
+engine/heads.py). Opset 18, input `images` (B, 3, H, W), output `output0`; with
 `dynamic`, batch / height / width really vary. Every file is checked: `onnx.checker` passes and
 onnxruntime's output matches PyTorch's on the same input (the largest absolute difference is
 reported; above 1e-3 the export fails loudly).
@@ -20,6 +21,7 @@ import torch
 
 from graph.model import count_params
 
+from ..heads import head_kind
 from ..loading import Loaded
 
 OPSET = 18
@@ -97,11 +99,10 @@ def export_onnx(loaded: Loaded, out: str, imgsz: int | None = None, dynamic: boo
     t0 = time.perf_counter()
     model = deploy_model(loaded.model)
     x = torch.zeros(1, 3, imgsz, imgsz)
+    kind = head_kind(model)
     axes = None
     if dynamic:
-        axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "anchors"}}
-        if type(model.model[-1]).__name__ == "DetectDFL":
-            axes["output0"] = {0: "batch", 2: "anchors"}
+        axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": dict(kind.onnx_axes)}
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     try:
         with warnings.catch_warnings():
@@ -114,7 +115,6 @@ def export_onnx(loaded: Loaded, out: str, imgsz: int | None = None, dynamic: boo
     if dynamic:  # prove the dynamic axes: two other sizes, one not square
         sizes += [(max(stride, imgsz // 2), max(stride, imgsz // 2)), (imgsz, imgsz + 2 * stride)]
     diff = check_onnx(out, model, sizes)
-    head = "anchor-based (YOLOv5)" if type(model.model[-1]).__name__ == "DetectAnchor" else "anchor-free (YOLOv8)"
     return ExportResult(path=out, bytes=os.path.getsize(out), params=count_params(model), imgsz=imgsz,
-                        dynamic=dynamic, max_abs_diff=diff, checked_sizes=sizes, head=head,
+                        dynamic=dynamic, max_abs_diff=diff, checked_sizes=sizes, head=kind.label,
                         seconds=round(time.perf_counter() - t0, 2))

@@ -13,6 +13,7 @@ import importlib
 import inspect
 import io
 import pkgutil
+import sys
 import zipfile
 
 import blocks
@@ -36,11 +37,22 @@ import torch.nn.functional as F
 '''
 
 
+def _block_modules() -> list[str]:
+    """The modules that define blocks: every family of `blocks`, and the module of any block
+    registered from elsewhere (torch's own layers excepted: upstream has them)."""
+    names = [f"blocks.{m.name}" for m in pkgutil.iter_modules(blocks.__path__)]
+    for info in blocks.REGISTRY.values():
+        module = getattr(info.cls, "__module__", "") or ""
+        if module.split(".")[0] != "torch" and module not in names:
+            names.append(module)
+    return names
+
+
 def _definitions() -> dict[str, tuple[str, ast.AST]]:
-    """name -> (source text of its module, its ast node) for every top-level def in `blocks`."""
+    """name -> (source text of its module, its ast node) for every top-level def of a block module."""
     table = {}
-    for info in pkgutil.iter_modules(blocks.__path__):
-        module = importlib.import_module(f"blocks.{info.name}")
+    for name in _block_modules():
+        module = sys.modules.get(name) or importlib.import_module(name)
         source = inspect.getsource(module)
         for node in ast.parse(source).body:
             if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
@@ -118,7 +130,7 @@ def pack_readme(graph: LayerGraph, module_file: str) -> str:
 
 def export_pack(graph: LayerGraph, yaml_text: str) -> bytes:
     """The zip as bytes: model.yaml, yolo_lite_blocks.py, README.md."""
-    classes = sorted({node.info.cls.__name__ for node in graph.layers})
+    classes = sorted({f.__name__ for node in graph.layers for f in (node.info.cls, node.info.build) if f})
     module = standalone_module(classes, graph.spec.name)
     compile(module, "yolo_lite_blocks.py", "exec")  # never ship a module that does not even parse
     buf = io.BytesIO()

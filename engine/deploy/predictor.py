@@ -1,13 +1,15 @@
-"""Test-time inference: letterbox, decode + NMS (plain torch), boxes back to the image, drawing, and
-a `Predictor` over a torch model or an onnxruntime session, with per-stage timings.
+"""Test-time inference: letterbox (engine/images.py's, the one validation uses too), decode + NMS
+(plain torch), boxes back to the image, drawing, and a `Predictor` over a torch model or an
+onnxruntime session, with per-stage timings.
 
 Conventions:
 - The model always sees a `imgsz` x `imgsz` square: the image is resized (bilinear) so its long side
   is `imgsz`, then padded with grey 114 on both sides, centred. A fixed square keeps one input shape
   for every image (static-shape ONNX exports work; no re-tracing), at the cost of some padding.
-- Head outputs (eval mode, already in input pixels): anchor-based `DetectAnchor` (YOLOv5)
-  (B, N, 5 + nc) = [cx, cy, w, h, obj, cls...]; anchor-free `DetectDFL` (YOLOv8) (B, 4 + nc, N)
-  = [cx, cy, w, h, cls...]. Scores: obj * class prob, or the class prob; the best class is kept.
+- Head outputs (eval mode, already in input pixels): each head's layout and its decode to candidate
+  boxes are its row of the head table (engine/heads.py): anchor-based (YOLOv5) (B, N, 5 + nc) =
+  [cx, cy, w, h, obj, cls...], score obj * class prob; anchor-free (YOLOv8) (B, 4 + nc, N) =
+  [cx, cy, w, h, cls...], score the class prob. The best class is kept.
 - A box is kept when score >= conf. At most MAX_CANDIDATES (3000) boxes per image, the highest
   scoring, go into NMS: its IoU matrix is quadratic, and a sane model never needs more.
 """
@@ -21,45 +23,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ..checkpoint import default_names
+from ..heads import head_kind
+from ..images import letterbox
+from ..train.boxes import xywh2xyxy
+
 MAX_CANDIDATES = 3000
-PAD_VALUE = 114
 MAX_DRAW_SIDE = 16383  # the annotated image's long side at most: WebP's limit (the page's gallery format)
-KINDS = {"DetectAnchor": "DetectAnchor", "anchor": "DetectAnchor", "yolov5": "DetectAnchor",
-         "DetectDFL": "DetectDFL", "anchor_free": "DetectDFL", "anchor-free": "DetectDFL",
-         "dfl": "DetectDFL", "yolov8": "DetectDFL"}
-
-
-def head_kind(kind: str) -> str:
-    """Normalise a head kind ("DetectAnchor" / "DetectDFL" or an alias) or raise ValueError."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown head kind {kind!r}; use 'DetectAnchor' (YOLOv5) or 'DetectDFL' (YOLOv8)")
-    return KINDS[kind]
-
-
-def letterbox(img: np.ndarray, size: int, stride: int = 32):
-    """Resize (H, W, 3) uint8 so its long side is `size`, pad to size x size with 114, centred.
-    Returns (out, ratio, (pad_left, pad_top)): letterbox = original * ratio + pad."""
-    if size <= 0 or size % stride:
-        raise ValueError(f"image size {size} must be a positive multiple of the stride {stride}")
-    h, w = img.shape[:2]
-    ratio = size / max(h, w)
-    nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
-    if (nw, nh) != (w, h):
-        img = np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR))
-    left, top = (size - nw) // 2, (size - nh) // 2
-    out = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
-    out[top:top + nh, left:left + nw] = img
-    return out, ratio, (left, top)
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float32 in 0..1."""
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div_(255).unsqueeze(0)
-
-
-def xywh2xyxy(b: torch.Tensor) -> torch.Tensor:
-    xy, half = b[..., :2], b[..., 2:4] / 2
-    return torch.cat((xy - half, xy + half), -1)
 
 
 def nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, iou_thres: float,
@@ -101,29 +76,22 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor
     return nms(b + (classes.detach().cpu().double() * span)[:, None], scores, iou, max_keep)
 
 
-def decode(output, kind: str, conf: float = 0.25, iou: float = 0.45,
+def decode(output, kind, conf: float = 0.25, iou: float = 0.45,
            max_det: int = 300) -> list[torch.Tensor]:
     """Raw head output -> per image a (n, 6) float32 tensor [x1, y1, x2, y2, score, class] in
-    letterboxed-input pixels, by score descending: conf filter, top candidates, class-aware NMS."""
+    letterboxed-input pixels, by score descending: conf filter, top candidates, class-aware NMS.
+    `kind`: the head's row of the head table, or what `head_kind` takes (the head, its class, the model)."""
     kind = head_kind(kind)
     out = torch.as_tensor(output).float().cpu()
     if out.ndim != 3:
         raise ValueError(f"head output must be 3-d (batch first), got shape {tuple(out.shape)}")
-    if kind == "DetectDFL":
-        if out.shape[1] < 5:
-            raise ValueError(f"anchor-free output must be (B, 4 + nc, N), got {tuple(out.shape)}")
-        out = out.transpose(1, 2)  # (B, N, 4 + nc)
-    elif out.shape[2] < 6:
-        raise ValueError(f"anchor-based output must be (B, N, 5 + nc), got {tuple(out.shape)}")
+    if out.shape[kind.channel_axis] <= kind.extra:
+        raise ValueError(f"{kind.label} output must be {kind.layout}, got {tuple(out.shape)}")
     results = []
-    for p in out:
-        if kind == "DetectAnchor":
-            p = p[p[:, 4] >= conf]  # score = obj * cls <= obj: a cheap pre-filter
-            score, cls = (p[:, 5:] * p[:, 4:5]).max(1)
-        else:
-            score, cls = p[:, 4:].max(1)
+    for p in kind.rows(out):
+        box, score, cls = kind.decode(p, conf)
         m = score >= conf
-        box, score, cls = p[m, :4], score[m], cls[m]
+        box, score, cls = box[m], score[m], cls[m]
         if len(score) > MAX_CANDIDATES:
             top = score.topk(MAX_CANDIDATES).indices
             box, score, cls = box[top], score[top], cls[top]
@@ -145,9 +113,9 @@ def scale_boxes(dets: torch.Tensor, ratio: float, pad, orig_shape) -> torch.Tens
 
 def class_names(names, nc: int) -> list[str]:
     if names is None:
-        return [f"class{i}" for i in range(nc)]
+        return default_names(nc)
     if isinstance(names, dict):
-        names = [names.get(i, f"class{i}") for i in range(nc)]
+        names = [names.get(i, d) for i, d in enumerate(default_names(nc))]
     names = [str(n) for n in names]
     if len(names) != nc:
         raise ValueError(f"{len(names)} class names for a model with {nc} classes")
@@ -218,7 +186,7 @@ def draw(img: np.ndarray, detections, names=None, max_side: int | None = MAX_DRA
 class Predictor:
     """Inference over a torch DetectionModel (backend "torch") or an onnxruntime session ("onnx")."""
 
-    def __init__(self, run, backend: str, kind: str, nc: int, names=None, imgsz: int = 640, stride: int = 32):
+    def __init__(self, run, backend: str, kind, nc: int, names=None, imgsz: int = 640, stride: int = 32):
         self._run, self.backend, self.kind = run, backend, head_kind(kind)
         self.nc, self.imgsz, self.stride = int(nc), int(imgsz), int(stride)
         self.names = class_names(names, self.nc)
@@ -236,11 +204,12 @@ class Predictor:
         def run(x):
             with torch.inference_mode():
                 return model(x.to(device)).float().cpu()
-        return cls(run, "torch", type(head).__name__, head.nc, names, imgsz, stride)
+        return cls(run, "torch", head_kind(head), head.nc, names, imgsz, stride)
 
     @classmethod
-    def from_onnx(cls, path, kind: str, nc: int, names=None, imgsz: int = 640) -> "Predictor":
-        """Wraps an ONNX export (input `images`, output `output0`), or an existing InferenceSession."""
+    def from_onnx(cls, path, kind, nc: int, names=None, imgsz: int = 640) -> "Predictor":
+        """Wraps an ONNX export (input `images`, output `output0`), or an existing InferenceSession;
+        `kind` is the exported head's row of the head table (or its head class, or the model)."""
         import onnxruntime as ort
 
         sess = path if isinstance(path, ort.InferenceSession) else \
@@ -273,10 +242,9 @@ class Predictor:
         t1 = time.perf_counter()
         out = self._run(x)
         t2 = time.perf_counter()
-        want = (1, 4 + self.nc) if self.kind == "DetectDFL" else (2, 5 + self.nc)
-        if out.ndim != 3 or out.shape[want[0]] != want[1]:
-            raise ValueError(f"model output {tuple(out.shape)} does not match a {self.kind} head "
-                             f"with {self.nc} classes")
+        if not self.kind.matches(out, self.nc):
+            raise ValueError(f"model output {tuple(out.shape)} is not the {self.kind.label} head's "
+                             f"{self.kind.layout} with {self.nc} classes")
         dets = scale_boxes(decode(out, self.kind, conf, iou, max_det)[0], ratio, pad, img.shape)
         found = to_detections(dets, self.names)
         t3 = time.perf_counter()

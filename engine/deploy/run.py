@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from ..heads import head_kind
 from ..images import ImageError, read_image
 from ..loading import Loaded, load_any, load_design
 from .export import deploy_model, export_onnx
@@ -32,12 +33,11 @@ def _predictors_cached(key: str, source_kind: str, source: str, yaml_text: str, 
 def predictors_for(loaded: Loaded, imgsz: int) -> dict:
     """{"torch": Predictor, "onnx": Predictor} for a loaded model at `imgsz`."""
     model = deploy_model(loaded.model)
-    head = type(model.model[-1]).__name__
     folder = tempfile.mkdtemp(prefix="yld-predict-")
     result = export_onnx(loaded, os.path.join(folder, "model.onnx"), imgsz)
     return {
         "torch": Predictor.from_torch(model, loaded.names, imgsz),
-        "onnx": Predictor.from_onnx(result.path, head, model.nc, loaded.names, imgsz),
+        "onnx": Predictor.from_onnx(result.path, head_kind(model), model.nc, loaded.names, imgsz),
         "trained": loaded.trained, "names": loaded.names,
     }
 

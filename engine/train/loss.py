@@ -1,4 +1,5 @@
-"""Detection losses for training, one per head family; `make_loss(model)` picks by the model's head.
+"""Detection losses for training, one per head family; `make_loss(model)` takes the one the head table
+(engine/heads.py) gives the model's head.
 
 Call: `total, items = loss(preds, targets)` with `preds` the head's training-mode output and `targets` an
 (N, 6) tensor [batch_idx, cls, xc, yc, w, h], coordinates normalised 0..1 to the (square) input image,
@@ -30,13 +31,12 @@ from .boxes import bbox2dist, bbox_iou, dist2bbox, xywh2xyxy
 
 
 def make_loss(model: nn.Module, **gains):
-    """The loss object for `model` (a DetectionModel or a bare head); keyword args override the gains."""
+    """The loss object for `model` (a DetectionModel or a bare head), as the head table says; keyword
+    args override the gains. A module that is no head of the table raises TypeError."""
+    from ..heads import head_kind  # here, not at the top: the table imports this module's losses
+
     head = model.model[-1] if hasattr(model, "model") else model
-    if isinstance(head, DetectDFL):
-        return DetectionLossDFL(head, **gains)
-    if isinstance(head, DetectAnchor):
-        return DetectionLossAnchor(head, **gains)
-    raise TypeError(f"no loss for a {type(head).__name__} head")
+    return head_kind(head).loss(head, **gains)
 
 
 def dfl_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -25,17 +25,15 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from graph.compose import compose
-from graph.dump import stride_comments, to_yaml
 from graph.model import DetectionModel, build
 from graph.resolve import resolve
-from graph.spec import parse, parse_file
-from graph.templates import preset_path
+from graph.source import source
 
 from ..checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from ..data.config import load_data_config
 from ..data.dataset import YoloDataset, build_dataloader
 from ..deploy.predictor import decode
+from ..heads import head_kind
 from .ema import ModelEMA
 from .loss import make_loss
 from .metrics import DetectionMetrics
@@ -102,12 +100,12 @@ class Events:
 
 def model_yaml(c: TrainConfig, nc: int) -> str:
     """The yaml text of the model to train, with the dataset's class count."""
-    if c.cfg or c.preset:
-        spec, _ = parse_file(c.cfg or preset_path(c.preset))
+    if c.cfg or c.preset:  # a file or preset keeps its own scale
+        design = source(c.cfg, nc=nc) if c.cfg else source(preset=c.preset, nc=nc)
     else:
-        spec = compose(c.backbone or "yolov8", c.neck or "yolov8-pan", c.head or "yolov8", c.scale)
-    spec, _ = spec.with_overrides(nc=nc)
-    return to_yaml(spec, stride_comments(resolve(spec, c.imgsz)), title=f"{spec.name} (trained by YOLO Lite Designer)")
+        picks = {"backbone": c.backbone or "yolov8", "neck": c.neck or "yolov8-pan", "head": c.head or "yolov8"}
+        design = source(picks=picks, scale=c.scale, nc=nc)
+    return design.dump(imgsz=c.imgsz, title=f"{design.spec.name} (trained by YOLO Lite Designer)")
 
 
 def weights_digest(model: nn.Module) -> str:
@@ -240,7 +238,7 @@ class Trainer:
         data = load_data_config(c.data)
         self.names, self.nc = data["names"], data["nc"]
         self.yaml_text = resume_state["yaml"] if resume_state else model_yaml(c, self.nc)
-        spec, _ = parse(self.yaml_text)
+        spec = source(text=self.yaml_text).spec
         model: DetectionModel = build(resolve(spec, c.imgsz)).to(device)
         if resume_state:
             model.load_state_dict(resume_state["train"]["model"])
@@ -368,7 +366,7 @@ class Trainer:
         """COCO mAP of `model` on the validation set, boxes compared in the letterboxed frame
         (IoU does not change under the letterbox's uniform scale and shift)."""
         model.eval()
-        kind = type(model.model[-1]).__name__
+        kind = head_kind(model)
         metrics, image_id = DetectionMetrics(nc=nc), 0
         for imgs, targets, _, _ in loader:
             imgs = imgs.to(device)

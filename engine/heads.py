@@ -1,0 +1,107 @@
+"""The head table: everything that differs between detection-head families outside the head module
+itself, in one row per head class (blocks/heads.py) — what people call it, its training loss, how its
+eval output decodes to candidate boxes, that output's layout, and the ONNX export's dynamic axes.
+
+Everything else asks `head_kind(model or head)` and reads the row; no other code branches on a head's
+class or name (where only text is at hand, an ONNX file's head, `head_kind(row.name)` finds the row:
+the class's exact name, no aliases). A new head is its class in blocks/heads.py (built by the yaml
+name `Detect` through `detect_head`, or by its own), a row here (its loss class in
+engine/train/loss.py, its decode), and its template in templates/heads/; tests/test_heads.py checks
+that every head class has a row and that the rows are what loss, decode, predict and export use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from blocks.heads import DetectAnchor, DetectDFL
+
+from .train.loss import DetectionLossAnchor, DetectionLossDFL
+
+
+class UnknownHead(TypeError, ValueError):
+    """Not a head of the table (a TypeError to a loss's caller, a ValueError to decode's, as before)."""
+
+
+@dataclass(frozen=True)
+class HeadKind:
+    cls: type[nn.Module]  # the head class: the row's key
+    label: str  # what people read (the export summary, the page)
+    loss: type  # the training loss (engine/train/loss.py): loss(head, **gains)
+    # One image's rows (N, extra + nc) -> (xywh (n, 4), score (n,), class (n,)) in input pixels: the
+    # candidates before the confidence filter and NMS (rows it drops are below `conf` anyway).
+    decode: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+    channel_axis: int  # the axis of the eval output (B, ., .) that holds a box's channels: 2 (B, N, C), 1 (B, C, N)
+    extra: int  # a box's channels besides the class scores: xywh + obj = 5, xywh = 4
+    onnx_axes: dict  # dynamic axes of the export's `output0` (with `dynamic`)
+
+    @property
+    def name(self) -> str:
+        """The head class's name: how a file that holds no module (an ONNX export, a bench record) names it."""
+        return self.cls.__name__
+
+    @property
+    def layout(self) -> str:
+        """The eval output's shape, in words: "(B, N, 5 + nc)"."""
+        c = f"{self.extra} + nc"
+        return f"(B, N, {c})" if self.channel_axis == 2 else f"(B, {c}, N)"
+
+    def channels(self, nc: int) -> int:
+        return self.extra + nc
+
+    def matches(self, out: torch.Tensor, nc: int) -> bool:
+        """Is `out` this head's eval output for `nc` classes?"""
+        return out.ndim == 3 and out.shape[self.channel_axis] == self.channels(nc)
+
+    def rows(self, out: torch.Tensor) -> torch.Tensor:
+        """The eval output as (B, N, extra + nc): one row per candidate box."""
+        return out if self.channel_axis == 2 else out.transpose(1, 2)
+
+
+def decode_anchor_based(p: torch.Tensor, conf: float):
+    """[cx, cy, w, h, obj, cls...] rows: score = obj * the best class probability."""
+    p = p[p[:, 4] >= conf]  # score = obj * cls <= obj: a cheap pre-filter
+    score, cls = (p[:, 5:] * p[:, 4:5]).max(1)
+    return p[:, :4], score, cls
+
+
+def decode_anchor_free(p: torch.Tensor, conf: float):
+    """[cx, cy, w, h, cls...] rows: score = the best class probability."""
+    score, cls = p[:, 4:].max(1)
+    return p[:, :4], score, cls
+
+
+HEADS: dict[type, HeadKind] = {row.cls: row for row in (
+    HeadKind(DetectAnchor, "anchor-based (YOLOv5)", DetectionLossAnchor, decode_anchor_based,
+             channel_axis=2, extra=5, onnx_axes={0: "batch", 1: "anchors"}),
+    HeadKind(DetectDFL, "anchor-free (YOLOv8)", DetectionLossDFL, decode_anchor_free,
+             channel_axis=1, extra=4, onnx_axes={0: "batch", 2: "anchors"}),
+)}
+
+
+def head_kind(x) -> HeadKind:
+    """The row of a head: `x` is a row, a head class, a head module, a model ending in one
+    (`model.model[-1]`, as DetectionModel), or a row's `name` (the head class's name, for what holds no
+    module: an ONNX export). A subclass of a head class has its base's row."""
+    if isinstance(x, HeadKind):
+        return x
+    if isinstance(x, str):
+        row = next((row for row in HEADS.values() if row.name == x), None)
+        if row is None:
+            raise UnknownHead(f"unknown head kind {x!r}; the known heads are {_known()}")
+        return row
+    if isinstance(getattr(x, "model", None), nn.Sequential) and len(x.model):
+        x = x.model[-1]
+    klass = x if isinstance(x, type) else type(x)
+    for k in klass.__mro__:
+        if k in HEADS:
+            return HEADS[k]
+    what = f"a {klass.__name__}" if isinstance(x, (type, nn.Module)) else repr(x)[:40]
+    raise UnknownHead(f"no head kind for {what}; the known heads are {_known()}")
+
+
+def _known() -> str:
+    return ", ".join(f"{row.name} ({row.label})" for row in HEADS.values())
