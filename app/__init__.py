@@ -1,4 +1,4 @@
-"""The Gradio UI: layout and thin handlers only (the designer issue).
+"""The Gradio UI: layout and thin handlers only.
 
 The app sends nothing off the machine: Gradio's analytics and its version check (api.gradio.app, run
 when a Blocks is created) and the Hugging Face Hub's telemetry are off before gradio is first imported.

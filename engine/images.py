@@ -1,6 +1,8 @@
-"""Safe image reading for inference: `read_image(path_or_bytes) -> (H, W, 3) uint8 RGB array`.
+"""Images as every room sees them: safe reading (`read_image`) and the one letterbox (`letterbox`,
+`resize_long`) that training's validation and the predictor both use, so they feed a model the same
+pixels. `IMAGE_EXTS` are the file endings taken as images when a folder is listed.
 
-Accepts JPEG, PNG, BMP and WebP (from a path, bytes or a binary file object). Every failure is an
+`read_image(path_or_bytes) -> (H, W, 3) uint8 RGB array` accepts JPEG, PNG, BMP and WebP (from a path, bytes or a binary file object). Every failure is an
 `ImageError` (a ValueError) whose message is one line naming the file and the problem: missing or
 unreadable file, empty file, not an image, an image too large to decode (decompression bombs are
 refused from the header size, before any pixel is decoded), or a truncated / corrupt image (it is
@@ -18,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")  # the file endings of FORMATS
+PAD_VALUE = 114  # grey, for letterbox padding and the area outside an augmented image
 MAX_PIXELS = 50_000_000  # 50 megapixels: ~150 MB as RGB; anything bigger is refused before decoding
 MAX_BYTES = 200 * 1024 * 1024  # files larger than this are not read at all
 
@@ -131,3 +135,29 @@ def read_image(path_or_bytes) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ImageError(f"{name}: could not convert the image to RGB (got shape {arr.shape})")
     return np.ascontiguousarray(arr)
+
+
+def resize_long(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize (H, W, 3) uint8 so its long side is `size` (bilinear); the same array if it already is."""
+    h, w = img.shape[:2]
+    ratio = size / max(h, w)
+    nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
+    if (nw, nh) == (w, h):
+        return img
+    return np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR))
+
+
+def letterbox(img: np.ndarray, size: int, stride: int = 32) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize (H, W, 3) uint8 so its long side is `size`, pad to size x size with PAD_VALUE, centred.
+    Returns (out, ratio, (pad_left, pad_top)): letterboxed = original * ratio + pad. `size` must be a
+    positive multiple of `stride` (ValueError)."""
+    if size <= 0 or size % stride:
+        raise ValueError(f"image size {size} must be a positive multiple of the stride {stride}")
+    h, w = img.shape[:2]
+    ratio = size / max(h, w)
+    img = resize_long(img, size)
+    nh, nw = img.shape[:2]
+    left, top = (size - nw) // 2, (size - nh) // 2
+    out = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    out[top:top + nh, left:left + nw] = img
+    return out, ratio, (left, top)

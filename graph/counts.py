@@ -20,10 +20,9 @@ import torch.nn as nn
 
 from blocks import info_of
 
-from . import limits
 from .errors import SpecError
 from .flops import LayerFailed, layer_macs
-from .model import DetectionModel, count_params
+from .model import DetectionModel, checked_params, count_params
 from .resolve import LayerGraph
 
 
@@ -69,10 +68,7 @@ def count(graph: LayerGraph) -> Counts:
 
 def _count(graph: LayerGraph) -> Counts:
     model = DetectionModel(graph, device="meta")
-    params = count_params(model)
-    if params > limits.MAX_PARAMS:
-        raise SpecError(f"the model would have {params:,} parameters, over the limit of "
-                        f"{limits.MAX_PARAMS:,}; lower the width, depth or channels")
+    params = checked_params(model)
     stride = max(graph.max_stride, 32)
     macs = _checked_pass(graph, model)
     scale = (graph.imgsz / stride) ** 2

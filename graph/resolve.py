@@ -178,7 +178,7 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
                             f"({c_in[0]} -> {c_out})", layer=i, module=info.name, field="args")
 
         in_strides = tuple(1 if x < 0 else nodes[x].stride for x in sources)
-        view = Layer(index=i, args=args, c_in=c_in, shapes=shapes, sources=sources, n=n, strides=in_strides)
+        view = Layer(index=i, args=args, c_in=c_in, shapes=shapes, sources=sources, strides=in_strides)
         why = info.check(view) if info.check else None
         if why:
             raise SpecError(why, layer=i, module=info.name)

@@ -7,12 +7,29 @@ import torch
 
 from blocks.heads import DetectAnchor, make_anchor_points
 from engine.train.assigner import TaskAlignedAssigner
-from engine.train.boxes import bbox_iou, box_iou_pairwise, xyxy2xywh
+from engine.train.boxes import bbox_iou
 from engine.train.loss import DetectionLossAnchor, DetectionLossDFL, dfl_loss, make_loss
 from graph.model import build
 from graph.resolve import resolve
 from graph.spec import parse_file
 from graph.templates import preset_path
+
+
+def xyxy2xywh(b: torch.Tensor) -> torch.Tensor:
+    """Test helper: (..., 4) corners -> (..., 4) centre and size."""
+    p1, p2 = b[..., :2], b[..., 2:4]
+    return torch.cat(((p1 + p2) / 2, p2 - p1), -1)
+
+
+def box_iou_pairwise(box1: torch.Tensor, box2: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Test oracle: plain IoU of every xyxy box in box1 (N, 4) with every one in box2 (M, 4): (N, M)."""
+    lt = torch.maximum(box1[:, None, :2], box2[None, :, :2])
+    rb = torch.minimum(box1[:, None, 2:], box2[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    a1 = (box1[:, 2:] - box1[:, :2]).clamp(min=0).prod(-1)
+    a2 = (box2[:, 2:] - box2[:, :2]).clamp(min=0).prod(-1)
+    return inter / (a1[:, None] + a2[None, :] - inter + eps)
+
 
 # ---------------------------------------------------------------- assigner
 

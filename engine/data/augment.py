@@ -1,6 +1,6 @@
 """Image + box transforms for the dataset layer (engine/data/dataset.py), in numpy + PIL (no OpenCV):
-`resize_long`, `letterbox`, `random_affine` (scale / translate), `mosaic4`, `hsv_jitter`, `hflip`,
-and the box helpers that keep labels in step with the pixels.
+`random_affine` (scale / translate), `mosaic4`, `hsv_jitter`, `hflip`, and the box helpers that keep
+labels in step with the pixels. The resize and letterbox are engine/images.py's, shared with inference.
 
 Conventions: images are (H, W, 3) uint8 RGB; boxes are float32 (n, 5) arrays [cls, x0, y0, x1, y1]
 in continuous pixel coordinates (a pixel column i spans x in [i, i + 1), so an image is [0, W] wide).
@@ -12,33 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-PAD_VALUE = 114
+from ..images import PAD_VALUE
 MIN_BOX_PX = 2.0  # a box narrower or lower than this after a transform is dropped
 MIN_AREA_FRAC = 0.1  # ... and so is one with less than this fraction of its area left inside the image
-
-
-def resize_long(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the long side is `size` (bilinear, antialiased when shrinking, like predictor.letterbox)."""
-    h, w = img.shape[:2]
-    ratio = size / max(h, w)
-    nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
-    if (nw, nh) == (w, h):
-        return img
-    return np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR))
-
-
-def letterbox(img: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Resize the long side to `size` and pad to size x size with grey 114, centred.
-    Returns (out, ratio, (pad_left, pad_top)); letterboxed = original * ratio + pad. The same
-    arithmetic as engine.deploy.predictor.letterbox, so validation sees exactly what inference sees."""
-    h, w = img.shape[:2]
-    ratio = size / max(h, w)
-    img = resize_long(img, size)
-    nh, nw = img.shape[:2]
-    left, top = (size - nw) // 2, (size - nh) // 2
-    out = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
-    out[top:top + nh, left:left + nw] = img
-    return out, ratio, (left, top)
 
 
 def xywhn_to_xyxy(labels: np.ndarray, w: float, h: float, padx: float = 0.0, pady: float = 0.0) -> np.ndarray:

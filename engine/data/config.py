@@ -19,8 +19,9 @@ import yaml
 
 from graph import limits, safeyaml
 
+from ..images import IMAGE_EXTS
+
 log = logging.getLogger("yld.data")
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class DataError(ValueError):

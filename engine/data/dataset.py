@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..images import FORMATS, ImageError, read_image
+from ..images import FORMATS, ImageError, letterbox, read_image, resize_long
 from . import augment as A
 from .config import DataError
 
@@ -165,7 +165,7 @@ class YoloDataset(torch.utils.data.Dataset):
                 img = read_image(p)
             except ImageError as exc:
                 return None, str(exc)
-            return (A.resize_long(img, self.imgsz), img.shape[:2]), None
+            return (resize_long(img, self.imgsz), img.shape[:2]), None
         with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
             results = list(pool.map(load, self.paths))
         keep = [i for i, (r, _) in enumerate(results) if r is not None]
@@ -203,7 +203,7 @@ class YoloDataset(torch.utils.data.Dataset):
                 self.warnings.append(msg)
                 log.warning("%s", msg)
                 continue
-            return A.resize_long(img, self.imgsz), img.shape[:2], i
+            return resize_long(img, self.imgsz), img.shape[:2], i
         raise DataError("no image of the dataset could be decoded")
 
     def _boxes(self, index: int, img: np.ndarray, padx: float = 0.0, pady: float = 0.0) -> np.ndarray:
@@ -217,7 +217,7 @@ class YoloDataset(torch.utils.data.Dataset):
         if not self.augment:
             img, shape, i = self.load(index)
             ratio = s / max(shape)
-            out, _, (left, top) = A.letterbox(img, s)
+            out, _, (left, top) = letterbox(img, s)
             boxes = self._boxes(i, img, left, top)
             meta = {"orig_shape": tuple(shape), "ratio": ratio, "pad": (left, top), "mosaic": False}
         else:
@@ -234,7 +234,7 @@ class YoloDataset(torch.utils.data.Dataset):
                 canvas, boxes, area0 = A.mosaic4(items, s, rng)
             else:
                 img, shape0, i = self.load(index)
-                canvas, _, (left, top) = A.letterbox(img, s)
+                canvas, _, (left, top) = letterbox(img, s)
                 boxes = self._boxes(i, img, left, top)
                 area0 = None
             out, boxes = A.random_affine(canvas, boxes, rng, s, hyp["scale"], hyp["translate"], area0)

@@ -10,11 +10,11 @@ import zipfile
 
 import yaml
 
+from ..checkpoint import default_names
 from .config import DataError, read_data_yaml
 
 MAX_BYTES = 2 * 2**30  # unpacked
 MAX_FILES = 100_000
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def _safe_members(z: zipfile.ZipFile, max_bytes: int = MAX_BYTES) -> list[zipfile.ZipInfo]:
@@ -100,4 +100,4 @@ def _names_from_labels(folder: str) -> list[str]:
                             top = max(top, int(head[0]))
     if top < 0:
         raise DataError("no labels found under labels/ (rows: class xc yc w h)")
-    return [f"class{i}" for i in range(top + 1)]
+    return default_names(top + 1)

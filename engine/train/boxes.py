@@ -1,5 +1,5 @@
-"""Box helpers for the losses: format conversions, element-wise IoU / GIoU / DIoU / CIoU, pairwise IoU,
-and the distance <-> box transforms of the anchor-free (DFL) head.
+"""Box helpers for the losses and the predictor's decode: xywh -> xyxy, element-wise IoU / GIoU /
+DIoU / CIoU, and the distance <-> box transforms of the anchor-free (DFL) head.
 
 Boxes are (..., 4) tensors, either xywh (centre, size) or xyxy (corners). Written from the papers:
 GIoU (Rezatofighi et al., 2019), DIoU / CIoU (Zheng et al., 2020).
@@ -12,13 +12,9 @@ import torch
 
 
 def xywh2xyxy(b: torch.Tensor) -> torch.Tensor:
+    """(..., 4+) [cx, cy, w, h, ...] -> (..., 4) [x1, y1, x2, y2]."""
     xy, wh = b[..., :2], b[..., 2:4]
     return torch.cat((xy - wh / 2, xy + wh / 2), -1)
-
-
-def xyxy2xywh(b: torch.Tensor) -> torch.Tensor:
-    p1, p2 = b[..., :2], b[..., 2:4]
-    return torch.cat(((p1 + p2) / 2, p2 - p1), -1)
 
 
 def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, xywh: bool = True, GIoU: bool = False,
@@ -62,16 +58,6 @@ def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, xywh: bool = True, GIoU: bo
                     alpha = v / (v - (inter / union) + (1 + eps))
                 iou = iou - alpha * v
     return iou.unsqueeze(-1)
-
-
-def box_iou_pairwise(box1: torch.Tensor, box2: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """Plain IoU of every xyxy box in box1 (N, 4) with every one in box2 (M, 4): (N, M)."""
-    lt = torch.maximum(box1[:, None, :2], box2[None, :, :2])
-    rb = torch.minimum(box1[:, None, 2:], box2[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    a1 = (box1[:, 2:] - box1[:, :2]).clamp(min=0).prod(-1)
-    a2 = (box2[:, 2:] - box2[:, :2]).clamp(min=0).prod(-1)
-    return inter / (a1[:, None] + a2[None, :] - inter + eps)
 
 
 def dist2bbox(dist: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
