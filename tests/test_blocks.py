@@ -1,7 +1,8 @@
 """Every block in the catalogue, end to end: a tiny detector that uses it resolves, builds on CPU,
-runs, produces exactly the shapes the resolver declared, keeps its output through `fuse()`, and is
-counted (meta device) exactly as the real model and as thop count it. Plus the two Detect heads at
-640 px, thop on whole presets, the seed spellings of the catalogue, and a few block semantics.
+runs, produces exactly the shapes the resolver declared, learns (a gradient reaches every parameter),
+keeps its output through `fuse()`, and is counted (meta device) exactly as the real model and as thop
+count it. Plus the two Detect heads at 640 px, thop on whole presets, the seed spellings of the
+catalogue, and a few block semantics.
 
 Everything runs at 64 px with 16..32 channels so the whole file stays fast on two CPU cores.
 """
@@ -146,6 +147,51 @@ def test_block_runs_under_anchor_free_head(name):
         raw = model(image())
     assert [tuple(t.shape) for t in raw] == [
         (1, 4 * 16 + NC, *graph.layers[s].shape[1:]) for s in graph.head.sources]
+
+
+# ---------------------------------------------------------------- per block: gradients reach every parameter
+
+# Parameters that rightly get no gradient, by name: DFL's 1x1 conv holds the fixed integral weights
+# 0..reg_max-1 (requires_grad=False, as in Ultralytics) and in training mode the head returns the raw
+# maps before it anyway. Nothing else is exempt (BatchNorm running stats are buffers, not parameters).
+NO_GRAD = (".dfl.conv.weight",)
+
+
+def assert_every_parameter_learns(model: nn.Module, x: torch.Tensor) -> None:
+    """timm's check: one forward in training mode, backward of the output sum, then every trainable
+    parameter has a gradient, finite and not all zero; the frozen ones are exactly NO_GRAD."""
+    model.train()
+    out = model(x)
+    maps = out if isinstance(out, (list, tuple)) else [out]
+    sum(m.float().sum() for m in maps).backward()
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert all(n.endswith(NO_GRAD) for n in frozen), f"frozen without a reason: {frozen}"
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert params
+    missing = [n for n, p in params if p.grad is None]
+    assert not missing, f"no gradient reaches {missing}"
+    dead = [n for n, p in params if not p.grad.any()]
+    assert not dead, f"all-zero gradient for {dead}"
+    assert all(torch.isfinite(p.grad).all() for _, p in params)
+
+
+@pytest.mark.parametrize("name", BLOCK_NAMES)
+def test_block_parameters_all_get_gradients(name):
+    graph = block_graph(name)
+    torch.manual_seed(0)
+    model = build(graph)
+    mine = [layer for layer, node in zip(model.model, graph.layers) if node.module == name]
+    assert mine, f"{name} is not in its own example"
+    assert_every_parameter_learns(model, image(2))
+
+
+def test_anchor_free_head_parameters_get_gradients_except_dfl():
+    graph = block_graph("Detect", anchor_free=True)
+    torch.manual_seed(0)
+    model = build(graph)
+    assert [n for n, p in model.named_parameters() if not p.requires_grad] == [
+        f"model.{graph.head.index}.dfl.conv.weight"]
+    assert_every_parameter_learns(model, image(2))
 
 
 # ---------------------------------------------------------------- per block: fuse keeps the output

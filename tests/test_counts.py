@@ -1,5 +1,6 @@
 """The instrument table: parameters to the unit and GFLOPs (the YOLO shortcut, `gflops_stride`) within
-0.05 of what YOLOv5 / Ultralytics print for the same yaml, at nc 80 and image size 640."""
+0.05 of what YOLOv5 / Ultralytics print for the same yaml, at nc 80 and image size 640; the per-layer
+rows against the printed per-layer params, a hand count of a few layers, thop on each built layer."""
 from __future__ import annotations
 
 import functools
@@ -128,15 +129,77 @@ def test_fusing_saves_flops_and_params(name):
     assert c.fused_params < c.params
 
 
+# The "params" column of the model summaries YOLOv5 v7.0 (yolov5s.yaml) and Ultralytics 8 (yolov8n.yaml)
+# print, layer by layer; each adds up to the total in TABLE.
+SUMMARY_PARAMS = {
+    "yolov5s": [3520, 18560, 18816, 73984, 115712, 295424, 625152, 1180672, 1182720, 656896, 131584, 0, 0,
+                361984, 33024, 0, 0, 90880, 147712, 0, 296448, 590336, 0, 1182720, 229245],
+    "yolov8n": [464, 4672, 7360, 18560, 49664, 73984, 197632, 295424, 460288, 164608, 0, 0, 148224, 0, 0,
+                37248, 36992, 0, 123648, 147712, 0, 493056, 897664],
+}
+
+
+@pytest.mark.parametrize("name", list(SUMMARY_PARAMS))
+def test_per_layer_params_match_the_yolo_summary(name):
+    rows = counts(name).per_layer
+    assert sum(SUMMARY_PARAMS[name]) == dict((t[0], t[1]) for t in TABLE)[name]  # the oracle is whole
+    assert [row["params"] for row in rows] == SUMMARY_PARAMS[name]
+    assert [row["index"] for row in rows] == list(range(len(rows)))
+
+
+# Multiply-adds of a few layers at 640, by hand with thop's rules: a conv costs out elements x
+# (c_in / groups) x k x k (bias free), an affine BatchNorm 4 per element, nearest upsampling 1 per
+# output element, Concat nothing.
+HAND_MACS = [
+    ("yolov5s", 0, 32 * 320 * 320 * 3 * 6 * 6 + 4 * 32 * 320 * 320),  # Conv(3, 32, 6, 2, 2) + BN
+    ("yolov5s", 1, 64 * 160 * 160 * 32 * 3 * 3 + 4 * 64 * 160 * 160),  # Conv(32, 64, 3, 2) + BN
+    ("yolov5s", 11, 256 * 40 * 40),  # nn.Upsample x2 of the 256 x 20 x 20 map
+    ("yolov5s", 12, 0),  # Concat
+    ("yolov5s", 24, 255 * (80 * 80 * 128 + 40 * 40 * 256 + 20 * 20 * 512)),  # Detect: three 1x1 convs
+    ("yolov8n", 0, 16 * 320 * 320 * 3 * 3 * 3 + 4 * 16 * 320 * 320),  # Conv(3, 16, 3, 2) + BN
+]
+
+
+@pytest.mark.parametrize("name, index, macs", HAND_MACS, ids=[f"{n}-{i}" for n, i, _ in HAND_MACS])
+def test_per_layer_gflops_by_hand(name, index, macs):
+    row = counts(name).per_layer[index]
+    assert row["index"] == index
+    assert row["gflops"] == pytest.approx(2 * macs / 1e9, rel=1e-12, abs=0)
+    assert row["gflops_stride"] == pytest.approx(2 * macs / 1e9, rel=1e-9, abs=0)  # no SE layer here
+
+
+def thop_per_layer(model, size: int) -> list[float]:
+    """thop's own multiply-adds for each top-level layer of a real model (its ret_layer_info tree)."""
+    import thop  # requirements-dev: the counting oracle
+    import torch
+
+    _, _, tree = thop.profile(model, inputs=(torch.zeros(1, 3, size, size),), verbose=False, ret_layer_info=True)
+    layers = tree["model"][2]
+    return [layers[str(i)][0] for i in range(len(model.model))]
+
+
 @pytest.mark.parametrize("name", ["yolov5s", "yolov8n", "article-003-mobilenetv3-small"])
-def test_per_layer_rows_add_up(name):
-    c = counts(name)
-    assert len(c.per_layer) == len(resolve(SOURCES[name]()[0]).layers)
-    assert sum(row["params"] for row in c.per_layer) == c.params
-    assert sum(row["gflops"] for row in c.per_layer) == pytest.approx(c.gflops, rel=1e-9)
-    assert sum(row["gflops_stride"] for row in c.per_layer) == pytest.approx(c.gflops_stride, rel=1e-9)
-    assert [row["index"] for row in c.per_layer] == list(range(len(c.per_layer)))
-    assert c.per_layer[-1]["module"] == "Detect" and c.per_layer[-1]["out_shape"] is None
+def test_per_layer_rows_match_thop_and_the_built_layers(name):
+    """Each row against an independent count of its own layer: params against the built module at
+    that index, gflops against thop at the real size, gflops_stride against thop at the 32 px
+    stride image scaled by area (the shortcut; for the SE layers it differs from the real count)."""
+    from graph.model import build
+
+    imgsz = 128
+    graph = resolve(SOURCES[name]()[0], imgsz)
+    rows = count(graph).per_layer
+    model = build(graph)
+    assert [row["index"] for row in rows] == [layer.i for layer in model.model] == list(range(len(rows)))
+    assert [row["module"] for row in rows] == [layer.type for layer in model.model]
+    assert [row["params"] for row in rows] == [sum(p.numel() for p in layer.parameters()) for layer in model.model]
+    real = [2 * m / 1e9 for m in thop_per_layer(model, imgsz)]
+    assert [row["gflops"] for row in rows] == pytest.approx(real, rel=1e-9, abs=0)
+    shortcut = [2 * m * (imgsz / 32) ** 2 / 1e9 for m in thop_per_layer(model, 32)]
+    assert [row["gflops_stride"] for row in rows] == pytest.approx(shortcut, rel=1e-9, abs=0)
+    differ = [row["index"] for row in rows if row["gflops_stride"] != pytest.approx(row["gflops"], rel=1e-9)]
+    assert bool(differ) == ("mobilenet" in name)  # only squeeze-and-excite layers break the shortcut
+    assert rows[-1]["module"] == "Detect" and rows[-1]["out_shape"] is None
+    assert [row["out_shape"] for row in rows[:-1]] == [list(node.shape) for node in graph.layers[:-1]]
 
 
 def test_gflops_scale_with_image_area():

@@ -13,6 +13,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+import blocks
 from engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from engine.deploy.export import ExportError, export_onnx
 from engine.deploy.pack import STOCK, export_pack, standalone_module
@@ -28,6 +29,22 @@ def design(name, imgsz=64):
     return load_design(open(preset_path(name)).read(), imgsz, name)
 
 
+def expected_head(name, imgsz=64):
+    """(kind label, eval output shape) that the preset's own resolved head promises: anchors given ->
+    anchor-based, (1, na * cells, 5 + nc); none -> anchor-free, (1, 4 + nc, cells)."""
+    graph = resolve(parse_file(preset_path(name))[0], imgsz)
+    cells = sum(graph.layers[s].shape[1] * graph.layers[s].shape[2] for s in graph.head.sources)
+    anchors = graph.head.args.get("anchors")
+    if anchors:
+        return "anchor-based", (1, len(anchors[0]) // 2 * cells, 5 + graph.spec.nc)
+    return "anchor-free", (1, 4 + graph.spec.nc, cells)
+
+
+def test_presets_export_both_head_kinds():
+    """The per-preset export test below takes both branches of its head check."""
+    assert {expected_head(name)[0] for name in presets()} == {"anchor-based", "anchor-free"}
+
+
 @pytest.mark.parametrize("name", list(presets()))
 def test_every_preset_exports_and_matches_onnxruntime(name, tmp_path):
     loaded = design(name)
@@ -40,8 +57,9 @@ def test_every_preset_exports_and_matches_onnxruntime(name, tmp_path):
     assert not any(n.op_type == "BatchNormalization" for n in m.graph.node)  # BN folded: the deploy form
     out = ort.InferenceSession(r.path, providers=["CPUExecutionProvider"]).run(
         None, {"images": np.zeros((1, 3, 64, 64), np.float32)})[0]
-    nc, cells = loaded.model.nc, 8 * 8 + 4 * 4 + 2 * 2
-    want = (1, 3 * cells, 5 + nc) if "Anchor" in r.head or "anchor-based" in r.head else (1, 4 + nc, cells)
+    kind, want = expected_head(name)
+    other = ({"anchor-based", "anchor-free"} - {kind}).pop()
+    assert kind in r.head and other not in r.head, f"{name}: a {kind} head reported as {r.head!r}"
     assert out.shape == want
 
 
@@ -134,17 +152,23 @@ def test_pack_module_is_standalone_and_builds_the_same_blocks(tmp_path):
     x = torch.rand(1, 32, 16, 16)
     assert torch.equal(ours(x), theirs(x))
     readme = z.read("README.md").decode()
-    for custom in ("Shuffle_Block", "DWConvblock", "ADD", "conv_bn_relu_maxpool"):
-        assert f"`{custom}`" in readme
-    assert "`Conv`" not in readme  # stock blocks need no registration
+    used = {node.module for node in graph.layers}
+    custom = {"Shuffle_Block", "DWConvblock", "ADD", "conv_bn_relu_maxpool"}  # the article's own blocks
+    assert custom == {m for m in used if not blocks.get_block(m).upstream}
+    for block in used:  # custom blocks are named for registration, stock ones (Conv, Concat ...) not
+        assert (f"`{block}`" in readme) == (block in custom), block
+        info = blocks.get_block(block)
+        if info.cls.__module__.startswith("blocks."):  # and the module defines every class it builds
+            makers = (info.cls, getattr(info, "build", None))
+            assert all(hasattr(mod, f.__name__) for f in makers if f is not None), block
     assert parse(z.read("model.yaml").decode())[0] == spec
 
 
 def test_pack_for_every_block_family_parses():
-    import blocks
-
-    names = sorted({b.cls.__name__ for b in blocks.list_blocks() if b.cls.__module__.startswith("blocks.")})
-    assert len(names) == len(blocks.list_blocks()) - 1  # all but torch's own nn.Upsample
+    ours = [b for b in blocks.list_blocks() if b.cls.__module__.startswith("blocks.")]
+    # the rest are torch's own modules (nn.Upsample), which need no source
+    assert all(b.cls.__module__.startswith("torch.") for b in blocks.list_blocks() if b not in ours)
+    names = sorted({f.__name__ for b in ours for f in (b.cls, getattr(b, "build", None)) if f is not None})
     src = standalone_module(names)
     mod = types.ModuleType("all_blocks")
     exec(compile(src, "all.py", "exec"), mod.__dict__)

@@ -13,7 +13,9 @@ import itertools
 import pytest
 import torch
 
+import blocks
 import graph.compose as compose_mod
+from blocks.registry import HEAD
 from graph.compose import compose
 from graph.counts import count
 from graph.dump import stride_comments, to_yaml
@@ -44,16 +46,51 @@ def refs(lay: LayerSpec) -> tuple:
 
 
 def test_library_is_complete():
-    assert len(BACKBONES) >= 7 and len(NECKS) >= 4 and len(HEADS) == 2
+    assert len(BACKBONES) >= 7 and len(NECKS) >= 4 and len(HEADS) >= 2
     assert {"yolov5", "yolov8", "shufflenetv2", "ghostnet", "mobilenetv3-small", "mobilenetv3-large",
             "repvgg"} <= set(BACKBONES)
     assert {"yolov5-pan", "yolov8-pan", "lite-pan", "slim-neck"} <= set(NECKS)
-    assert set(HEADS) == {"yolov5", "yolov8"}
+    assert {"yolov5", "yolov8"} <= set(HEADS)  # the presets' picks; more heads are welcome
     for kind in ("backbone", "neck", "head"):
         for name, frag in fragments(kind).items():
             assert frag["kind"] == kind and frag["name"] == name
             assert frag["summary"].strip() and frag["source"].strip(), name
             assert frag["layers"], name
+
+
+def anchors_per_cell(graph) -> int:
+    """0 for an anchor-free head, else the anchors per cell its resolved `anchors` arg gives."""
+    anchors = graph.head.args.get("anchors")
+    return len(anchors[0]) // 2 if anchors else 0
+
+
+def output_layout(graph, nc: int = NC) -> tuple:
+    """The eval output shape the head's own args promise, from the resolved graph (not its name)."""
+    cells = sum(graph.layers[s].shape[1] * graph.layers[s].shape[2] for s in graph.head.sources)
+    na = anchors_per_cell(graph)
+    return (1, na * cells, 5 + nc) if na else (1, 4 + nc, cells)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_every_head_is_a_registered_head_and_fits_every_neck(head):
+    frag = fragments("head")[head]
+    assert frag["dialect"] in ("yolov5", "ultralytics")
+    *_, last = frag["layers"]
+    assert blocks.get_block(last[2]).channels == HEAD, f"head {head}: its last row is no registered head"
+    assert list(last[0]) == list(frag["inputs"])  # reads the taps it declares, in that order
+    for neck in NECKS:  # resolves and builds after every neck (the combination tests run them all)
+        graph = resolve(composed("yolov5", neck, head), IMGSZ)
+        assert graph.head is graph.layers[-1] and graph.head.info.channels == HEAD
+        module = build(graph).model[-1]
+        info = blocks.info_of(module)
+        assert info is not None and info.channels == HEAD, f"{type(module).__name__} has no registry entry"
+        assert isinstance(module, info.cls)
+
+
+def test_heads_offer_both_output_layouts():
+    """Both branches of the layout checks below run: an anchor-based and an anchor-free head."""
+    kinds = {anchors_per_cell(resolve(composed("yolov5", "yolov5-pan", h), IMGSZ)) > 0 for h in HEADS}
+    assert kinds == {True, False}
 
 
 def test_fragments_offer_what_the_next_part_reads():
@@ -72,7 +109,7 @@ def test_combo_builds_and_runs(backbone, neck, head):
     spec = composed(backbone, neck, head)
     assert spec.nc == NC
     assert spec.name == f"{backbone}-{neck}-{head}-n"
-    assert spec.dialect == ("ultralytics" if head == "yolov8" else "yolov5")
+    assert spec.dialect == fragments("head")[head]["dialect"]
     graph = resolve(spec, IMGSZ)
     assert graph.strides == [8, 16, 32]
     assert [graph.layers[s].tap for s in graph.head.sources] == ["P3", "P4", "P5"]
@@ -89,11 +126,11 @@ def test_combo_builds_and_runs(backbone, neck, head):
     for h in handles:
         h.remove()
     cells = sum(graph.layers[s].shape[1] * graph.layers[s].shape[2] for s in graph.head.sources)
-    assert cells == 8 * 8 + 4 * 4 + 2 * 2
-    if head == "yolov5":  # anchor-based: 3 anchors per cell, xywh + obj + classes
-        assert tuple(y.shape) == (1, 3 * cells, 5 + NC)
-    else:  # anchor-free: xywh + classes, one column per cell
-        assert tuple(y.shape) == (1, 4 + NC, cells)
+    assert cells == sum((IMGSZ // s) ** 2 for s in graph.strides)
+    # anchor-based: na anchors per cell, xywh + obj + classes; anchor-free: xywh + classes per cell
+    assert tuple(y.shape) == output_layout(graph)
+    frag = fragments("head")[head]
+    assert anchors_per_cell(graph) == (len(frag["anchors"][0]) // 2 if frag.get("anchors") else 0)
     assert torch.isfinite(y).all()
     for node in graph.layers[:-1]:
         assert tuple(outs[node.index].shape) == (1, *node.shape), f"layer {node.index} ({node.module})"
@@ -160,6 +197,14 @@ STOCK = {  # (params, GFLOPs) at 640 as the YOLOv5 v7.0 / Ultralytics summaries 
 }
 
 
+def thop_per_layer(model, size: int) -> list[float]:
+    """thop's own multiply-adds for each top-level layer of a real model (its ret_layer_info tree)."""
+    import thop  # requirements-dev: the counting oracle
+
+    _, _, tree = thop.profile(model, inputs=(torch.zeros(1, 3, size, size),), verbose=False, ret_layer_info=True)
+    return [tree["model"][2][str(i)][0] for i in range(len(model.model))]
+
+
 @pytest.mark.parametrize("name", list(presets()))
 def test_every_preset_file_resolves_and_counts(name):
     spec, notes = parse_file(preset_path(name))
@@ -170,8 +215,13 @@ def test_every_preset_file_resolves_and_counts(name):
     assert c.imgsz == 640
     assert len(c.per_layer) == len(graph.layers)
     assert c.params > 0 and c.gflops > 0 and c.layers > 0
-    assert sum(row["params"] for row in c.per_layer) == c.params
-    assert sum(row["gflops"] for row in c.per_layer) == pytest.approx(c.gflops, rel=1e-9)
+    # each row against its own built layer (params) and thop on it (GFLOPs, at 64 px to stay quick)
+    model = build(graph)
+    assert [row["params"] for row in c.per_layer] == [sum(p.numel() for p in m.parameters()) for m in model.model]
+    small = count(resolve(spec, IMGSZ)).per_layer
+    assert [row["params"] for row in small] == [row["params"] for row in c.per_layer]
+    assert [row["gflops"] for row in small] == pytest.approx([2 * m / 1e9 for m in thop_per_layer(model, IMGSZ)],
+                                                              rel=1e-9, abs=0)
     assert 0 < c.fused_params <= c.params and 0 < c.fused_gflops < c.gflops
     if name in STOCK:
         params, gflops, fused_params, fused_gflops = STOCK[name]

@@ -73,7 +73,7 @@ def test_torchrun_two_cpu_processes_identical_weights(tiny, tmp_path):
     events = tmp_path / "ev.jsonl"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                        "0" if False else str(29500 + os.getpid() % 1000), "launch.py", "train", "--preset", "yolov8n",
+                        str(29500 + os.getpid() % 1000), "launch.py", "train", "--preset", "yolov8n",
                         "--data", tiny, "--epochs", "1", "--imgsz", "64", "--batch", "4", "--project", str(tmp_path),
                         "--events", str(events), "--close-mosaic", "0"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
