@@ -5,6 +5,9 @@
     python launch.py catalog [--json]     blocks, backbones, necks, heads, presets
     python launch.py compose --backbone B --neck N --head H [--scale s] [--nc 80] [-o FILE]
     python launch.py info FILE|PRESET [--scale S] [--nc N] [--imgsz 640] [--json] [--check]
+    python launch.py edit FILE|PRESET [--recipe R] [--swap OLD=NEW [--section S] [--where k=3,s=2]]
+                          [--insert INDEX:ROW] [--delete INDEX] [--set INDEX:ARG=VALUE] -o OUT.yaml
+                                          block-level edits, applied left to right (--list-recipes)
     python launch.py export CFG_OR_CHECKPOINT [--imgsz 640] [--dynamic] [--out model.onnx] [--pack x.zip]
     python launch.py predict --weights CFG_OR_CHECKPOINT --source IMAGE_OR_DIR [--conf] [--iou]
                              [--backend onnx|torch] [--save DIR] [--json]
@@ -65,6 +68,46 @@ def cmd_info(a) -> int:
             c = info["check"]
             print(f"check: built {c['params']:,} parameters; forward at {a.imgsz}: eval output "
                   f"{tuple(c['output_shape'])}, training maps {[tuple(s) for s in c['train_shapes']]}")
+    return 0
+
+
+class _Ordered(argparse.Action):
+    """Appends (option, value) to `edits`, so edits apply in command-line order; --section and
+    --where are recorded too and apply to the --swap options after them."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.edits = [*(getattr(namespace, "edits", None) or []), (self.dest, values)]
+
+
+def cmd_edit(a) -> int:
+    from graph import edit
+    from graph.counts import count
+    from graph.errors import SpecError
+    from graph.resolve import resolve
+    from graph.source import Source, source
+
+    if a.list_recipes:
+        for name, text in edit.list_recipes():
+            print(f"{name:<12} {text}")
+        return 0
+    if not a.file or not a.output:
+        raise SpecError("edit needs a SOURCE (yaml or preset) and -o OUT.yaml")
+    design = source(a.file, nc=a.nc)
+    spec = design.spec
+    before = count(resolve(spec, a.imgsz))
+    notes = list(design.notes)
+    spec, more = edit.apply(spec, a.edits or [])  # every edit, or a SpecError and nothing written
+    notes += more
+    graph = resolve(spec, a.imgsz)  # an edit that leaves a model that does not resolve is never written
+    after = count(graph)
+    text = Source(spec, title=f"{spec.name}: edited by YOLO Lite Designer").dump(graph)
+    with open(a.output, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    for n in notes:
+        print(f"note: {n}")
+    print(f"before: {before.params:,} parameters, {before.gflops:.2f} GFLOPs")
+    print(f"after:  {after.params:,} parameters, {after.gflops:.2f} GFLOPs")
+    print(f"wrote {a.output}", file=sys.stderr)
     return 0
 
 
@@ -245,6 +288,17 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.add_argument("--check", action="store_true", help="also build real weights and run a forward pass")
     c.set_defaults(func=cmd_info)
+    c = sub.add_parser("edit", help="block-level edits (swap, recipe, insert, delete, set) in order, -o OUT.yaml")
+    c.add_argument("file", nargs="?", help="model yaml, or a preset name (see catalog)")
+    for flag, meta in (("--swap", "OLD=NEW"), ("--section", "backbone|neck|head|all"), ("--where", "k=3,s=2"),
+                       ("--recipe", "NAME"), ("--insert", "INDEX:ROW"), ("--delete", "INDEX"),
+                       ("--set", "INDEX:ARG=VALUE")):
+        c.add_argument(flag, dest=flag[2:], action=_Ordered, metavar=meta)
+    c.add_argument("--list-recipes", dest="list_recipes", action="store_true")
+    c.add_argument("--nc", type=int)
+    c.add_argument("--imgsz", type=int, default=640)
+    c.add_argument("-o", "--output", help="file to write")
+    c.set_defaults(func=cmd_edit, edits=None)
     c = sub.add_parser("export", help="ONNX of a design or checkpoint, checked against onnxruntime")
     c.add_argument("weights", help="checkpoint (.pt), model yaml, or preset name")
     c.add_argument("--imgsz", type=int, default=640)
