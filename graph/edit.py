@@ -159,8 +159,9 @@ def delete(spec: ModelSpec, index: int) -> Edited:
             by_index.append(i)
     if by_index:
         names = ", ".join(f"{i} ({spec.layers[i].module})" for i in by_index)
-        raise SpecError(f"cannot delete: layer{'s' if len(by_index) > 1 else ''} {names} read{'' if len(by_index) > 1 else 's'} "
-                        f"its output; change their `from` first", layer=d, module=info.name)
+        many = len(by_index) > 1
+        raise SpecError(f"cannot delete: layer{'s' if many else ''} {names} read{'' if many else 's'} its output; "
+                        f"change {'their' if many else 'its'} `from` first", layer=d, module=info.name)
     out = []
     for i, lay in enumerate(spec.layers):
         if i == d:

@@ -76,11 +76,12 @@ def test_delete_refused_naming_the_readers():
     with pytest.raises(SpecError) as err:
         edit.delete(spec, 6)
     assert str(err.value) == ("layer 6 (C3): cannot delete: layer 12 (Concat) reads its output; "
-                              "change their `from` first")
+                              "change its `from` first")
     with pytest.raises(SpecError, match=r"^layer 17 \(C3\): cannot delete: layer 24 \(Detect\) reads"):
         edit.delete(spec, 17)  # 18 reads it too, by -1: that one alone would be rewired
     two = edit.insert(spec, 12, "[[-1, 6], 1, Concat, [1]]").spec
-    with pytest.raises(SpecError, match=r"^layer 6 \(C3\): cannot delete: layers 12 \(Concat\), 13 \(Concat\) read"):
+    with pytest.raises(SpecError, match=r"^layer 6 \(C3\): cannot delete: layers 12 \(Concat\), 13 \(Concat\) read "
+                       r"its output; change their `from` first$"):
         edit.delete(two, 6)
     with pytest.raises(SpecError, match=r"layer 12 \(Concat\): cannot delete: layer 13 \(C3\) reads"):
         edit.delete(spec, 12)  # several inputs: the next layer's -1 has no one input to take
