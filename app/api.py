@@ -1,10 +1,13 @@
-"""The page's work as API endpoints for gradio_client: `compose` (picks -> design) and `info`
-(yaml text -> design), both through graph/source.py as the page is. Plain JSON in and out."""
+"""The page's work as API endpoints for gradio_client: `compose` (picks -> design), `info` (yaml
+text -> design) and `edit` (yaml text + edit operations -> the edited design), all through
+graph/source.py as the page is. Plain JSON in and out."""
 from __future__ import annotations
 
 import gradio as gr
 
+from graph import edit
 from graph.errors import SpecError
+from graph.source import Source, source
 
 from . import handlers as h
 
@@ -35,6 +38,39 @@ def api_info(yaml_text: str, imgsz: int = 640) -> dict:
     return _public(h.evaluate(yaml_text or "", size), yaml_text)
 
 
+MAX_EDITS = 200
+
+
+def api_edit(yaml_text: str, edits: list, imgsz: int = 640) -> dict:
+    """Apply edits to a model yaml, left to right, as `launch.py edit` does: `edits` is a list of
+    [operation, value] pairs — ["recipe", "ghost"], ["section", "neck"], ["where", "k=3,s=2"],
+    ["swap", "Conv=GSConv"], ["insert", "3:[-1, 1, Conv, [64, 3, 1]]"], ["delete", "5"],
+    ["set", "4:c2=128"]. Returns the edited yaml and its counts (with `before`: the counts it had),
+    or an error line naming the layer; the given yaml is never changed."""
+    try:
+        size = int(imgsz)
+        steps = [(str(op), str(value)) for op, value in edits or []]
+    except (ValueError, TypeError):
+        return {"ok": False, "error": "edits are [operation, value] pairs; imgsz a whole number"}
+    if len(steps) > MAX_EDITS:
+        return {"ok": False, "error": f"at most {MAX_EDITS} edits in one call, got {len(steps)}"}
+    before = h.evaluate(yaml_text or "", size)
+    if not before["ok"]:
+        return dict(before)
+    try:
+        design = source(text=yaml_text)  # the text was checked (size, yaml) by evaluate above
+        spec, notes = edit.apply(design.spec, steps)
+    except SpecError as err:
+        return {"ok": False, **err.as_dict()}
+    result = h.evaluate(Source(spec, design.notes + tuple(notes), f"{spec.name}: edited by YOLO Lite Designer"),
+                        size)
+    out = _public(result, result.get("yaml"))
+    if out["ok"]:
+        out["before"] = {k: before["counts"][k] for k in ("params", "gflops", "fused_params", "fused_gflops")}
+    return out
+
+
 def register_api() -> None:
     gr.api(api_compose, api_name="compose")
     gr.api(api_info, api_name="info")
+    gr.api(api_edit, api_name="edit")

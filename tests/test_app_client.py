@@ -38,3 +38,19 @@ def test_bad_yaml_returns_an_error_not_an_exception(client):
     assert out["ok"] is False and "image size" in out["error"]
     # and the server still answers
     assert client.predict("yolov8", "yolov8-pan", "yolov8", "n", 80, 640, api_name="/compose")["params"] == 3157200
+
+
+def test_edit_endpoint_applies_a_recipe_and_refuses_a_bad_edit(client):
+    text = open(preset_path("yolov8n")).read()
+    out = client.predict(text, [["recipe", "ghost"]], 640, api_name="/edit")
+    assert out["ok"] and out["params"] == 2502908 and out["before"]["params"] == 3157200
+    assert "GhostConv" in out["yaml"] and "C2fGhost" in out["yaml"]
+    assert any("recipe ghost" in n for n in out["notes"])
+    again = client.predict(out["yaml"], 640, api_name="/info")  # the edited yaml reads back the same
+    assert again["ok"] and again["params"] == 2502908
+    out = client.predict(text, [["section", "neck"], ["swap", "Conv=GSConv"]], 640, api_name="/edit")
+    assert out["ok"] and out["params"] < 3157200
+    bad = client.predict(text, [["delete", "4"]], 640, api_name="/edit")
+    assert bad["ok"] is False and "cannot delete" in bad["error"] and bad["layer"] == 4
+    bad = client.predict(text, [["frobnicate", "x"]], 640, api_name="/edit")
+    assert bad["ok"] is False and bad["error"]
