@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from graph import edit
 from graph.errors import SpecError
-from graph.source import Source, source
 
 from . import handlers as h
 
@@ -54,19 +52,10 @@ def api_edit(yaml_text: str, edits: list, imgsz: int = 640) -> dict:
         return {"ok": False, "error": "edits are [operation, value] pairs; imgsz a whole number"}
     if len(steps) > MAX_EDITS:
         return {"ok": False, "error": f"at most {MAX_EDITS} edits in one call, got {len(steps)}"}
-    before = h.evaluate(yaml_text or "", size)
-    if not before["ok"]:
-        return dict(before)
-    try:
-        design = source(text=yaml_text)  # the text was checked (size, yaml) by evaluate above
-        spec, notes = edit.apply(design.spec, steps)
-    except SpecError as err:
-        return {"ok": False, **err.as_dict()}
-    result = h.evaluate(Source(spec, design.notes + tuple(notes), f"{spec.name}: edited by YOLO Lite Designer"),
-                        size)
+    result = h.edit_design(yaml_text or "", steps, size)
     out = _public(result, result.get("yaml"))
     if out["ok"]:
-        out["before"] = {k: before["counts"][k] for k in ("params", "gflops", "fused_params", "fused_gflops")}
+        out["before"] = {k: result["before"][k] for k in ("params", "gflops", "fused_params", "fused_gflops")}
     return out
 
 

@@ -1,7 +1,8 @@
 """The Design tab: pickers, live numbers, the graph, the per-layer table, the yaml editor, compare.
 
 Functions first (the handlers, module level, plain data in and out: tested without a browser), then
-the layout, then the wiring. The handlers call app/handlers.py for the design's pure functions.
+the layout, then the wiring; the "Edit blocks" accordion is app/edit_panel.py. The handlers call
+app/handlers.py for the design's pure functions.
 Per-session state (gr.State) is plain data: the last good yaml text with its counts, and the pins.
 A picker or preset change hands evaluate the graph/source.Source it made (no yaml text parsed back);
 the yaml text shown is the one evaluate wrote for it."""
@@ -138,6 +139,10 @@ def build_design_tab():
         with gr.Column(scale=1):
             table = gr.Dataframe(first["table"], headers=h.TABLE_HEADERS, label="Layers", interactive=False,
                                  wrap=True, elem_id="layers", max_height=620)
+    design_outputs = [summary, graph, table, yaml_error, download, state]
+    from .edit_panel import build_edit_panel  # here: edit_panel imports this module's _outputs_for
+
+    build_edit_panel(state, imgsz, yaml_box, design_outputs)
     with gr.Accordion("Compare designs", open=False):
         with gr.Row():
             pin = gr.Button("Pin current design", elem_id="pin")
@@ -147,8 +152,6 @@ def build_design_tab():
         compare_table = gr.Dataframe(headers=h.PIN_COLUMNS, interactive=False, elem_id="compare")
         scatter = gr.ScatterPlot(x="params (M)", y="GFLOPs", color="name", label="params vs GFLOPs",
                                  elem_id="compare-plot")
-
-    design_outputs = [summary, graph, table, yaml_error, download, state]
 
     for picker in (backbone, neck, head, scale, nc, imgsz):
         picker.input(on_picks, [backbone, neck, head, scale, nc, imgsz, state], [yaml_box, *design_outputs],

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 
+from graph import edit
 from graph.counts import count
 from graph.errors import SpecError
 from graph.limits import MAX_TEXT_BYTES
@@ -92,6 +93,29 @@ def _cache_clear() -> None:
 
 evaluate.cache_info = _evaluate_cached.cache_info  # the cache behind evaluate, for tests and benches
 evaluate.cache_clear = _cache_clear
+
+
+def edit_design(text: str, steps, imgsz: int = 640, name: str = "model") -> dict:
+    """yaml text + block edits ((operation, value) pairs of graph/edit.apply, left to right) -> evaluate's
+    result of the edited design, plus `before` (the text's counts) and `changed` (indices of the layers
+    that differ; None when layers were inserted or deleted); or {ok: False, error, ...}: the text's own
+    error or the edit's one-line refusal. The text is never changed. The API's /edit and the Design
+    tab's edit panel both come here."""
+    before = evaluate(text, imgsz, name)
+    if not before["ok"]:
+        return dict(before)
+    design = _text_source(text, name)  # evaluate checked and parsed it (cached)
+    try:
+        spec, notes = edit.apply(design.spec, steps)
+    except SpecError as err:
+        return {"ok": False, **err.as_dict()}
+    result = evaluate(Source(spec, design.notes + tuple(notes), f"{spec.name}: edited by YOLO Lite Designer"),
+                      int(imgsz))
+    if not result["ok"]:
+        return dict(result)
+    old, new = design.spec.layers, spec.layers
+    changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b] if len(old) == len(new) else None
+    return {**result, "before": before["counts"], "changed": changed}  # a new dict: evaluate's is cached
 
 
 def picks_source(backbone: str, neck: str, head: str, scale: str, nc: int) -> Source:

@@ -60,4 +60,10 @@ CSS = """
 .yld-table td, .yld-table th {border: 1px solid #e2e8f0; padding: 4px 10px; text-align: right;}
 #graph {overflow: auto; max-height: 900px; border: 1px solid #e2e8f0; border-radius: 10px; background: white;}
 #graph svg {display: block; margin: 0 auto;}
+.yld-edit-msg {font-size: 0.85rem; color: #0f766e; min-height: 1.2em;}
+.yld-history {max-height: 260px; overflow: auto; font-size: 0.85rem; border: 1px solid #e2e8f0; border-radius: 8px;
+              padding: 6px 10px; background: #f8fafc;}
+.yld-history ol {margin: 0; padding-left: 1.4em;}
+.yld-hist-undone {color: #94a3b8; text-decoration: line-through;}
+.yld-hist-empty {color: #64748b;}
 """
