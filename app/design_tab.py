@@ -9,12 +9,15 @@ the yaml text shown is the one evaluate wrote for it."""
 from __future__ import annotations
 
 import os
+from html import escape
 
 import gradio as gr
 
 from graph.catalog import catalog
 from graph.errors import SpecError
 from graph.source import source
+from graph.spec import parse
+from graph.yamlfix import repair
 
 from . import handlers as h
 from .paths import PathRefused, client_file
@@ -27,23 +30,70 @@ def _choices(rows: list[dict]) -> list[tuple[str, str]]:
     return [(f"{r['name']} — {r['summary']} [{r['source']}]", r["name"]) for r in rows]
 
 
-def _outputs_for(result: dict, text: str, state: dict, imgsz: int):
+def origin_html(st: dict) -> str:
+    """Where the current design came from, and whether it was edited since (the pickers may not show it)."""
+    origin = (st or {}).get("origin") or {}
+    label = origin.get("label", "")
+    edited = bool(label) and st.get("yaml") != origin.get("yaml")
+    if not label:
+        return ""
+    text = f"{label}, edited" if edited else label
+    hint = "" if origin.get("picks") and not edited else " (the pickers show the last picks, not this design)"
+    return (f'<div class="yld-origin" id="design-origin" data-edited="{str(edited).lower()}">'
+            f'Design: {escape(text)}{escape(hint)}</div>')
+
+
+def _edited(st: dict) -> bool:
+    origin = (st or {}).get("origin") or {}
+    return bool(origin) and st.get("yaml") != origin.get("yaml")
+
+
+def _outputs_for(result: dict, text: str, state: dict, imgsz: int, message: str = ""):
     """Everything the page shows for a good design, and the new state."""
     change = h.change_note(result["counts"], state.get("counts") if state else None)
     new_state = {**(state or {}), "yaml": text, "counts": result["counts"], "name": result["name"]}
-    return (summary_html(result, change, imgsz), result["svg"], result["table"], error_html(""),
-            h.write_yaml_file(text, result["name"]), new_state)
+    return (summary_html(result, change, imgsz) + origin_html(new_state), result["svg"], result["table"],
+            error_html(message), h.write_yaml_file(text, result["name"]), new_state)
+
+
+def _replace(st: dict, label: str, what: str, text: str) -> tuple[dict, str]:
+    """The state for the design `text` (from `label`) that replaces the current one. An edited design
+    goes onto the Edit panel's undo list, so nothing is lost, and the message says so."""
+    st = dict(st or {})
+    message = ""
+    if _edited(st) and st.get("yaml") != text:
+        entry = {"yaml": st["yaml"], "label": f"edited design ({st['origin']['label']}) replaced by {what}",
+                 "origin": st["origin"]}
+        st["undo"] = (list(st.get("undo", [])) + [entry])[-50:]
+        st["redo"] = []
+        message = "replaced your edited design — Undo brings it back"
+    st["origin"] = {"label": label, "yaml": text}
+    return st, message
+
+
+def _with_note(result: dict, note: str) -> dict:
+    return {**result, "notes": [note, *result["notes"]]} if note else result
 
 
 def on_picks(b, n, hd, sc, k, size, st):
-    """A picker changed: compose, count, show; a composition that does not resolve keeps the page."""
+    """A picker changed: compose, count, show; a composition that does not resolve keeps the page.
+    A scale the last preset set (not the user) is named in the notes."""
     try:
         result = h.evaluate(h.picks_source(b, n, hd, sc, int(k or 80)), int(size or 640))
     except SpecError as err:
         result = {"ok": False, "error": str(err)}
     if not result["ok"]:
         return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
-    return (result["yaml"], *_outputs_for(result, result["yaml"], st, int(size or 640)))
+    by = (st or {}).get("scale_by")
+    result = _with_note(result, f"scale {sc} (set by preset {by[0]})" if by and by[1] == sc else "")
+    new, message = _replace(st, "composed from picks", "picks", result["yaml"])
+    new["origin"]["picks"] = True
+    return (result["yaml"], *_outputs_for(result, result["yaml"], new, int(size or 640), message))
+
+
+def on_scale(b, n, hd, sc, k, size, st):
+    """The user picked a scale: from now on it is theirs, not the preset's."""
+    return on_picks(b, n, hd, sc, k, size, {**(st or {}), "scale_by": None})
 
 
 def on_preset(name, k, size, st):
@@ -54,16 +104,31 @@ def on_preset(name, k, size, st):
         return (gr.skip(),) * 8 + (error_html(result["error"]), gr.skip(), gr.skip())
     keep = gr.skip()
     p = src.picks or {}
+    new, message = _replace(st, f"from preset {name}", f"preset {name}", result["yaml"])
+    new["origin"]["picks"] = bool(p)
+    new["scale_by"] = [name, p["scale"]] if p.get("scale") else (st or {}).get("scale_by")
     return (p.get("backbone", keep), p.get("neck", keep), p.get("head", keep), p.get("scale", keep), result["yaml"],
-            *_outputs_for(result, result["yaml"], st, int(size or 640)))
+            *_outputs_for(result, result["yaml"], new, int(size or 640), message))
+
+
+def _repaired(text: str, result: dict) -> str:
+    """The text as repaired in place when parsing had to repair it (so the editor and downloads hold valid
+    yaml), else the text itself."""
+    if not any(n.startswith("repaired pasted yaml") for n in result.get("notes", [])):
+        return text
+    fixed = repair(text)[0]
+    return fixed if not any(n.startswith("repaired") for n in parse(fixed)[1]) else text
 
 
 def on_yaml(text, size, st):
-    """The yaml was edited: a good design replaces the page's; a bad one keeps it and says why."""
+    """The yaml was edited: a good design replaces the page's (text a paste damaged is repaired in the
+    editor, with a note of what was repaired); a bad one keeps it and says why.
+    Out: the editor (skipped unless repaired), then the design outputs."""
     result = h.evaluate(text or "", int(size or 640), (st or {}).get("name", "model"))
     if not result["ok"]:
-        return (gr.skip(),) * 3 + (error_html(result["error"]), gr.skip(), gr.skip())
-    return _outputs_for(result, text, st, int(size or 640))
+        return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
+    fixed = _repaired(text, result)
+    return (fixed if fixed != text else gr.skip(), *_outputs_for(result, fixed, st, int(size or 640)))
 
 
 def on_upload(file, size, st):
@@ -74,29 +139,73 @@ def on_upload(file, size, st):
     except (SpecError, PathRefused) as err:
         return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
     stem = os.path.splitext(os.path.basename(path))[0]
-    return (text, *on_yaml(text, size, {**(st or {}), "name": h.safe_name(stem)}))
+    result = h.evaluate(text, int(size or 640), h.safe_name(stem))
+    if not result["ok"]:
+        return (text, *on_yaml(text, size, st)[1:])
+    fixed = _repaired(text, result)
+    new, message = _replace({**(st or {}), "name": h.safe_name(stem)}, f"uploaded {os.path.basename(path)}",
+                            f"upload {os.path.basename(path)}", fixed)
+    return (fixed, *_outputs_for(result, fixed, {**new, "scale_by": None}, int(size or 640), message))
+
+
+def on_nc(k, size, st):
+    """Classes changed: only `nc` of the current design (the yaml in state) changes; an unedited design
+    stays unedited."""
+    try:
+        src = source(text=st["yaml"], nc=int(k or 80), name=st.get("name", "model"))
+    except SpecError as err:
+        return (gr.skip(),) * 4 + (error_html(str(err)), gr.skip(), gr.skip())
+    result = h.evaluate(src, int(size or 640))
+    if not result["ok"]:
+        return (gr.skip(),) * 4 + (error_html(result["error"]), gr.skip(), gr.skip())
+    new = dict(st)
+    if new.get("origin") and not _edited(st):
+        new["origin"] = {**new["origin"], "yaml": result["yaml"]}
+    return (result["yaml"], *_outputs_for(result, result["yaml"], new, int(size or 640)))
+
+
+def on_imgsz(size, st):
+    """Image size changed: the current design (the yaml in state), counted at that size."""
+    result = h.evaluate(st["yaml"], int(size or 640), st.get("name", "model"))
+    if not result["ok"]:
+        return (gr.skip(),) * 3 + (error_html(result["error"]), gr.skip(), gr.skip())
+    return _outputs_for(result, st["yaml"], st, int(size or 640))
+
+
+def on_history(st):
+    """After a design change outside the Edit panel: the Preset box (the preset the design came from, else
+    empty), the panel's history and its Undo / Redo buttons."""
+    from .edit_panel import history_html
+
+    label = ((st or {}).get("origin") or {}).get("label", "")
+    preset = label[len("from preset "):] if label.startswith("from preset ") else None
+    return (preset, history_html(st), gr.update(interactive=bool((st or {}).get("undo"))),
+            gr.update(interactive=bool((st or {}).get("redo"))))
 
 
 def render_pins(pins):
-    """(table rows, scatter frame, the unpin dropdown, compare.csv) of the pinned designs."""
+    """(table rows, scatter frame, the unpin dropdown, compare.csv) of the pinned designs: one point per
+    pin, coloured and labelled by its (unique) name; numeric columns as floats."""
     import pandas as pd
 
-    rows = [[p[c] for c in h.PIN_COLUMNS] for p in pins]
-    frame = pd.DataFrame({"name": [p["name"] for p in pins], "params (M)": [p["params"] / 1e6 for p in pins],
-                          "GFLOPs": [p["GFLOPs"] for p in pins]})
+    rows = [[p.get(c, "") for c in h.PIN_COLUMNS] for p in pins]
+    frame = pd.DataFrame({"name": [p["name"] for p in pins],
+                          "params (M)": pd.Series([p["params"] / 1e6 for p in pins], dtype="float64"),
+                          "GFLOPs": pd.Series([float(p["GFLOPs"]) for p in pins], dtype="float64")})
     names = [p["name"] for p in pins]
     return (rows, frame, gr.update(choices=names, value=names[-1] if names else None),
             h.pins_csv(pins) if pins else None)
 
 
-def on_pin(st):
-    """Pin the current design (a repeated name gets ' (2)', ' (3)' ...)."""
-    result = h.evaluate(st["yaml"], 640, st.get("name", "model"))
+def on_pin(st, size=640):
+    """Pin the current design, counted at the image size shown (a repeated name gets ' (2)', ' (3)' ...)."""
+    size = int(size or 640)
+    result = h.evaluate(st["yaml"], size, st.get("name", "model"))
     pins = list(st.get("pins", []))
     label, k = result["name"], 2
     while any(p["name"] == label for p in pins):
         label, k = f"{result['name']} ({k})", k + 1
-    pins.append(h.pin_row(result, label))
+    pins.append(h.pin_row(result, label, size))
     return (*render_pins(pins), {**st, "pins": pins})
 
 
@@ -110,7 +219,8 @@ def build_design_tab():
     src = source(preset=h.DEFAULT_PRESET)
     first = h.evaluate(src, 640)
     picks, text = src.picks, first["yaml"]
-    state0 = {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": []}
+    state0 = {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": [],
+              "origin": {"label": f"from preset {h.DEFAULT_PRESET}", "yaml": text, "picks": True}, "scale_by": None}
 
     state = gr.State(state0)
     with gr.Row(equal_height=False):
@@ -125,7 +235,7 @@ def build_design_tab():
                 nc = gr.Number(80, label="Classes", precision=0, minimum=1, maximum=10000)
                 imgsz = gr.Number(640, label="Image size", precision=0, minimum=32, maximum=4096, step=32)
         with gr.Column(scale=3):
-            summary = gr.HTML(summary_html(first, "", 640), elem_id="summary")
+            summary = gr.HTML(summary_html(first, "", 640) + origin_html(state0), elem_id="summary")
             graph = gr.HTML(first["svg"], elem_id="graph")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
@@ -142,7 +252,7 @@ def build_design_tab():
     design_outputs = [summary, graph, table, yaml_error, download, state]
     from .edit_panel import build_edit_panel  # here: edit_panel imports this module's _outputs_for
 
-    build_edit_panel(state, imgsz, yaml_box, design_outputs)
+    stack = build_edit_panel(state, imgsz, yaml_box, design_outputs)  # history, undo, redo
     with gr.Accordion("Compare designs", open=False):
         with gr.Row():
             pin = gr.Button("Pin current design", elem_id="pin")
@@ -150,18 +260,26 @@ def build_design_tab():
             unpin = gr.Button("Remove pin")
             csv = gr.DownloadButton("Download CSV", value=None, elem_id="compare-csv")
         compare_table = gr.Dataframe(headers=h.PIN_COLUMNS, interactive=False, elem_id="compare")
-        scatter = gr.ScatterPlot(x="params (M)", y="GFLOPs", color="name", label="params vs GFLOPs",
-                                 elem_id="compare-plot")
+        # no colour by name: the plot keeps the colour domain of its first data and drew later pins
+        # without a colour (issue 11: three pins, one point); each point names its pin in its tooltip
+        scatter = gr.ScatterPlot(x="params (M)", y="GFLOPs", tooltip=["name", "params (M)", "GFLOPs"],
+                                 label="params vs GFLOPs", elem_id="compare-plot")
 
-    for picker in (backbone, neck, head, scale, nc, imgsz):
-        picker.input(on_picks, [backbone, neck, head, scale, nc, imgsz, state], [yaml_box, *design_outputs],
-                     trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+    common = dict(show_progress="hidden", api_visibility="private")
+    after = dict(fn=on_history, inputs=[state], outputs=[preset, *stack], **common)
+    picks_in = [backbone, neck, head, scale, nc, imgsz, state]
+    for picker in (backbone, neck, head):
+        picker.input(on_picks, picks_in, [yaml_box, *design_outputs], trigger_mode="always_last", **common).then(**after)
+    scale.input(on_scale, picks_in, [yaml_box, *design_outputs], trigger_mode="always_last", **common).then(**after)
+    nc.input(on_nc, [nc, imgsz, state], [yaml_box, *design_outputs], trigger_mode="always_last", **common)
+    imgsz.input(on_imgsz, [imgsz, state], design_outputs, trigger_mode="always_last", **common)
     preset.input(on_preset, [preset, nc, imgsz, state], [backbone, neck, head, scale, yaml_box, *design_outputs],
-                 show_progress="hidden", api_visibility="private")
-    yaml_box.input(on_yaml, [yaml_box, imgsz, state], design_outputs, trigger_mode="always_last",
-                   show_progress="hidden", api_visibility="private")
-    upload.upload(on_upload, [upload, imgsz, state], [yaml_box, *design_outputs], api_visibility="private")
-    pin.click(on_pin, [state], [compare_table, scatter, unpin_name, csv, state], api_visibility="private")
+                 **common).then(**after)
+    yaml_box.input(on_yaml, [yaml_box, imgsz, state], [yaml_box, *design_outputs], trigger_mode="always_last",
+                   **common)
+    upload.upload(on_upload, [upload, imgsz, state], [yaml_box, *design_outputs],
+                  api_visibility="private").then(**after)
+    pin.click(on_pin, [state, imgsz], [compare_table, scatter, unpin_name, csv, state], api_visibility="private")
     unpin.click(on_unpin, [unpin_name, state], [compare_table, scatter, unpin_name, csv, state],
                 api_visibility="private")
     return state

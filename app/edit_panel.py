@@ -141,14 +141,24 @@ def _restore(text: str, size, st: dict, undo: list, redo: list, message: str) ->
     return _show(result, text, size, st, undo, redo, message)
 
 
+def _origin_of(st: dict, entry: dict) -> dict:
+    """{"origin": ...} of the current design, kept on the entry that stores it when origins differ (a
+    design that a picker change replaced: design_tab._replace); else {}."""
+    return {"origin": st["origin"]} if entry.get("origin") and st.get("origin") else {}
+
+
+def _with_origin(st: dict, entry: dict) -> dict:
+    return {**st, "origin": entry["origin"]} if entry.get("origin") else st
+
+
 def on_undo(size, st):
     """Back to the design before the last edit (its exact yaml text); the current one goes to redo."""
     undo, redo = list((st or {}).get("undo", [])), list((st or {}).get("redo", []))
     if not undo:
         return _refused("nothing to undo")
     entry = undo.pop()
-    redo.append({"yaml": st["yaml"], "label": entry["label"]})
-    return _restore(entry["yaml"], size, st, undo, redo, f"Undid {entry['label']}.")
+    redo.append({"yaml": st["yaml"], "label": entry["label"], **_origin_of(st, entry)})
+    return _restore(entry["yaml"], size, _with_origin(st, entry), undo, redo, f"Undid {entry['label']}.")
 
 
 def on_redo(size, st):
@@ -157,15 +167,16 @@ def on_redo(size, st):
     if not redo:
         return _refused("nothing to redo")
     entry = redo.pop()
-    undo.append({"yaml": st["yaml"], "label": entry["label"]})
-    return _restore(entry["yaml"], size, st, undo, redo, f"Redid {entry['label']}.")
+    undo.append({"yaml": st["yaml"], "label": entry["label"], **_origin_of(st, entry)})
+    return _restore(entry["yaml"], size, _with_origin(st, entry), undo, redo, f"Redid {entry['label']}.")
 
 
 # ---------------------------------------------------------------- layout and wiring
 
-def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> None:
+def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> tuple:
     """The accordion, wired to the Design tab's components: `design_outputs` is
-    [summary, graph, table, yaml error, download, state], as design_tab wires a yaml edit."""
+    [summary, graph, table, yaml error, download, state], as design_tab wires a yaml edit.
+    Returns (history, undo, redo): design_tab refreshes them when a picker change puts a design on undo."""
     names = [b.name for b in list_blocks()]
     recipes = [(f"{name} — {text}", name) for name, text in list_recipes()]
     st0 = state.value or {}
@@ -203,3 +214,4 @@ def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> None:
     preview.click(on_preview, [old, new, section, where, imgsz, state], [message], **common)
     undo.click(on_undo, [imgsz, state], outputs, **common)
     redo.click(on_redo, [imgsz, state], outputs, **common)
+    return history, undo, redo

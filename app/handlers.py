@@ -26,7 +26,7 @@ from graph.resolve import resolve
 from graph.source import Source, source
 
 DEFAULT_PRESET = "yolov8n"
-PIN_COLUMNS = ["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]  # pin_row's keys
+PIN_COLUMNS = ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]  # pin_row's keys
 DOWNLOADS = "yld-files"  # the temp folder's sub-folder for files offered for download
 TABLE_HEADERS = ["#", "from", "n", "params", "module", "arguments", "output", "GFLOPs"]
 
@@ -183,9 +183,10 @@ def read_upload(path: str | None, limit: int = 256 * 1024) -> str:
         raise SpecError(f"cannot read the uploaded file as text: {err.__class__.__name__}") from None
 
 
-def pin_row(result: dict, label: str) -> dict:
+def pin_row(result: dict, label: str, imgsz: int = 640) -> dict:
+    """One compare row of an evaluated design, counted at `imgsz` (its GFLOPs follow the image size)."""
     c = result["counts"]
-    return {"name": label, "params": c["params"], "GFLOPs": round(c["gflops"], 2),
+    return {"name": label, "imgsz": int(imgsz), "classes": result["nc"], "params": c["params"], "GFLOPs": round(c["gflops"], 2),
             "fused params": c["fused_params"], "fused GFLOPs": round(c["fused_gflops"], 2),
             "size MB": round(c["params"] * 4 / 2**20, 2)}
 
@@ -198,5 +199,5 @@ def pins_csv(pins: list[dict]) -> str:
     buf = io.StringIO()
     out = csv.writer(buf)
     out.writerow(PIN_COLUMNS)
-    out.writerows([cell(p[c]) for c in PIN_COLUMNS] for p in pins)
+    out.writerows([cell(p.get(c, "")) for c in PIN_COLUMNS] for p in pins)
     return download_file("compare.csv", buf.getvalue())

@@ -65,7 +65,7 @@ def test_yaml_file_and_csv(tmp_path):
     assert os.path.basename(os.path.dirname(os.path.dirname(path))) == h.DOWNLOADS and open(path).read() == "nc: 1\n"
     result = h.evaluate(h.preset_yaml("yolov8n")[1], 640, "a")
     csv = open(h.pins_csv([h.pin_row(result, 'a "b"')])).read().splitlines()
-    assert csv[0].startswith("name,params,GFLOPs") and "3157200" in csv[1]
+    assert csv[0].startswith("name,imgsz,classes,params,GFLOPs") and "3157200" in csv[1]
 
 
 def test_read_upload_rejects_binary_and_huge(tmp_path):

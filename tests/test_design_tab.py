@@ -40,9 +40,9 @@ def test_a_picker_change_that_does_not_compose_keeps_the_page(state):
 
 def test_a_bad_yaml_edit_keeps_the_last_good_design(state):
     out = d.on_yaml("nc: 80\nbackbone: [[-1, 1, Nope, [1]]]\nhead: []\n", 640, state)
-    assert skipped(out[0]) and "Nope" in out[3] and skipped(out[5])
+    assert skipped(out[0]) and skipped(out[1]) and "Nope" in out[4] and skipped(out[6])
     good = d.on_yaml(h.preset_yaml("yolov5n")[1], 640, state)
-    assert good[5]["counts"]["params"] == 1872157
+    assert skipped(good[0]) and good[6]["counts"]["params"] == 1872157
 
 
 def test_a_preset_sets_its_pickers_or_leaves_them(state):
@@ -79,3 +79,76 @@ def test_upload_reads_only_an_uploaded_file(state, tmp_path):
     outside.write_text("nc: 1\n")
     out = d.on_upload(str(outside), 640, state)
     assert skipped(out[0]) and "not a file uploaded" in out[4]
+
+
+# ---------------------------------------------------------------- issue 11: the design is the yaml
+MOBILE = "yolov5-mobilenetv3-small"
+
+
+def test_classes_and_image_size_change_only_the_current_design(state):
+    st = d.on_preset(MOBILE, 80, 640, state)[-1]  # a file preset: the pickers still show yolov8n
+    out = d.on_nc(3, 640, st)
+    spec = parse(h.preset_yaml(MOBILE)[1])[0]
+    assert out[0] == out[-1]["yaml"] and "MobileNetV3" in out[0] and parse(out[0])[0].nc == 3
+    assert out[-1]["counts"]["params"] == count(resolve(spec.with_overrides(nc=3)[0], 640)).params
+    assert "3 classes" in out[1] and ", edited" not in out[1]  # a class count is not an edit of the design
+    again = d.on_imgsz(320, out[-1])
+    assert again[-1]["yaml"] == out[0] and "GFLOPs @320" in again[0] and "MobileNetV3" not in again[0][:0]
+    assert again[-1]["counts"]["params"] == out[-1]["counts"]["params"]
+    assert again[-1]["counts"]["gflops"] < out[-1]["counts"]["gflops"]
+
+
+def test_the_origin_is_shown_and_a_pick_over_an_edit_goes_onto_undo(state):
+    from app import edit_panel as ep
+
+    st = d.on_preset(MOBILE, 80, 640, state)[-1]
+    assert f"from preset {MOBILE}" in d.origin_html(st) and ", edited" not in d.origin_html(st)
+    edited = st["yaml"].replace("nc: 80", "nc: 7", 1)
+    out = d.on_yaml(edited, 640, st)
+    assert f"from preset {MOBILE}, edited" in out[1] and 'id="design-origin"' in out[1]
+    picked = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, out[-1])
+    assert "replaced your edited design — Undo brings it back" in picked[4]
+    assert "composed from picks" in picked[1] and ", edited" not in d.origin_html(picked[-1])
+    assert picked[-1]["undo"][-1]["yaml"] == edited and isinstance(picked[-1]["undo"][-1]["label"], str)
+    assert d.on_history(picked[-1])[0] is None  # the Preset box no longer claims the preset
+    back = ep.on_undo(640, picked[-1])
+    assert back[0] == edited and back[6]["yaml"] == edited and f"from preset {MOBILE}, edited" in back[1]
+    # an unedited design is replaced without an undo entry or a message
+    quiet = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, st)
+    assert quiet[4] == '<div class="yld-ok"></div>' and not quiet[-1].get("undo")
+    name = "my.yaml"
+    assert d.origin_html({"yaml": "a", "origin": {"label": f"uploaded {name}", "yaml": "b"}}).count(name) == 1
+
+
+def test_a_scale_a_preset_set_is_named_when_a_pick_composes_at_it(state):
+    out = d.on_preset("yolov5-shufflenetv2", 80, 640, state)
+    assert out[3] == "l"
+    picked = d.on_picks("ghostnet", out[1], out[2], "l", 80, 640, out[-1])
+    assert "scale l (set by preset yolov5-shufflenetv2)" in picked[1]
+    mine = d.on_scale("ghostnet", out[1], out[2], "l", 80, 640, picked[-1])
+    assert "set by preset" not in mine[1]
+    assert "set by preset" not in d.on_picks("ghostnet", out[1], out[2], "n", 80, 640, mine[-1])[1]
+
+
+def test_pasted_yaml_is_repaired_in_the_editor(state):
+    clean = h.preset_yaml("yolov8n")[1]
+    pasted = clean.replace("  - [", "\u00a0\u00a0- [")
+    out = d.on_yaml(pasted, 640, state)
+    assert not skipped(out[0]) and out[0] == out[-1]["yaml"] != pasted
+    assert parse(out[0])[1] == [] and parse(out[0])[0] == parse(clean)[0]  # valid yaml, no repair needed
+    assert "repaired pasted yaml" in out[1]  # the note says what was repaired
+    assert open(out[5]).read() == out[0]  # the download is the repaired text
+
+
+def test_pins_are_counted_at_the_image_size_and_each_is_a_point(state):
+    st = d.on_preset(MOBILE, 80, 640, state)[-1]
+    rows, frame, _, csv_path, st = d.on_pin(st, 320)
+    assert h.PIN_COLUMNS[:3] == ["name", "imgsz", "classes"] and rows[0][1:3] == [320, 80]
+    assert rows[0][h.PIN_COLUMNS.index("GFLOPs")] == round(h.evaluate(st["yaml"], 320)["counts"]["gflops"], 2)
+    st = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, st)[-1]
+    rows, frame, _, _, st = d.on_pin(st, 640)
+    st = d.on_nc(3, 640, st)[-1]
+    rows, frame, _, csv_path, st = d.on_pin(st, 640)
+    assert len(frame) == 3 == frame["name"].nunique() and [r[2] for r in rows] == [80, 80, 3]
+    assert str(frame["params (M)"].dtype) == "float64" == str(frame["GFLOPs"].dtype)
+    assert open(csv_path).readline().startswith("name,imgsz,classes,params")

@@ -82,16 +82,16 @@ def test_one_failing_image_loses_none_of_the_others(three_images):
 def test_compare_csv_quotes_and_neutralises_formulas():
     names = ['say "hi", twice', "two\nlines", '=HYPERLINK("http://evil.example","x")', "+1", "-1", "@SUM(A1)",
              "\tTAB", "plain"]
-    pins = [{"name": n, "params": 1000 + i, "GFLOPs": 1.5, "fused params": 990, "fused GFLOPs": 1.4,
+    pins = [{"name": n, "imgsz": 640, "classes": 80, "params": 1000 + i, "GFLOPs": 1.5, "fused params": 990, "fused GFLOPs": 1.4,
              "size MB": 0.01} for i, n in enumerate(names)]
     with open(pins_csv(pins), newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["name", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]
-    assert len(rows) == 1 + len(names) and all(len(r) == 6 for r in rows)
+    assert rows[0] == ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]
+    assert len(rows) == 1 + len(names) and all(len(r) == 8 for r in rows)
     got = [r[0] for r in rows[1:]]
     assert got[:2] == names[:2] and got[-1] == "plain"
     assert got[2:7] == ["'" + n for n in names[2:7]]
-    assert [r[1] for r in rows[1:]] == [str(1000 + i) for i in range(len(names))]
+    assert [r[3] for r in rows[1:]] == [str(1000 + i) for i in range(len(names))]
 
 
 # ---------------------------------------------------------------- 3. a training killed by a signal

@@ -86,3 +86,23 @@ def test_upload_yaml_loads_it_and_hover_details(page, shot, tmp_path):
         page.locator("#download-yaml").click()
     assert dl.value.suggested_filename == "my-mobilenet.yaml"
     shot(page, "06-uploaded-yaml")
+
+
+def test_compare_plots_every_pin(page, shot):
+    """Issue 11: with three pins the plot drew one point (the later ones had no colour)."""
+    page.get_by_text("Compare designs").click()
+    page.locator("#pin").click()
+    before = params_on_page(page)
+    pick(page, "Backbone", "ghostnet")
+    before = wait_params_change(page, before)
+    page.locator("#pin").click()
+    pick(page, "Preset", "yolov5-shufflenetv2")
+    wait_params_change(page, before)
+    page.locator("#pin").click()
+    page.wait_for_function("() => document.querySelector('#compare').innerText.includes('787085')")
+    marks = "#compare-plot .mark-symbol.role-mark path[role=graphics-symbol]"
+    page.wait_for_function(f"() => document.querySelectorAll('{marks}').length === 3")
+    labels = [page.locator(marks).nth(i).get_attribute("aria-label") for i in range(3)]
+    assert all("name: " in x for x in labels) and len(set(labels)) == 3
+    assert "shufflenetv2" in page.locator("#design-origin").inner_text()
+    shot(page, "13-compare-three-pins")
