@@ -151,24 +151,25 @@ def _with_origin(st: dict, entry: dict) -> dict:
     return {**st, "origin": entry["origin"]} if entry.get("origin") else st
 
 
+def _step(size, st, take: str, give: str, verb: str, done: str):
+    """Move one design from the `take` stack to the page, the page's design onto `give`."""
+    stacks = {k: list((st or {}).get(k, [])) for k in ("undo", "redo")}
+    if not stacks[take]:
+        return _refused(f"nothing to {verb}")
+    entry = stacks[take].pop()
+    stacks[give].append({"yaml": st["yaml"], "label": entry["label"], **_origin_of(st, entry)})
+    return _restore(entry["yaml"], size, _with_origin(st, entry), stacks["undo"], stacks["redo"],
+                    f"{done} {entry['label']}.")
+
+
 def on_undo(size, st):
     """Back to the design before the last edit (its exact yaml text); the current one goes to redo."""
-    undo, redo = list((st or {}).get("undo", [])), list((st or {}).get("redo", []))
-    if not undo:
-        return _refused("nothing to undo")
-    entry = undo.pop()
-    redo.append({"yaml": st["yaml"], "label": entry["label"], **_origin_of(st, entry)})
-    return _restore(entry["yaml"], size, _with_origin(st, entry), undo, redo, f"Undid {entry['label']}.")
+    return _step(size, st, "undo", "redo", "undo", "Undid")
 
 
 def on_redo(size, st):
     """The design the last Undo left (its exact yaml text)."""
-    undo, redo = list((st or {}).get("undo", [])), list((st or {}).get("redo", []))
-    if not redo:
-        return _refused("nothing to redo")
-    entry = redo.pop()
-    undo.append({"yaml": st["yaml"], "label": entry["label"], **_origin_of(st, entry)})
-    return _restore(entry["yaml"], size, _with_origin(st, entry), undo, redo, f"Redid {entry['label']}.")
+    return _step(size, st, "redo", "undo", "redo", "Redid")
 
 
 # ---------------------------------------------------------------- layout and wiring
