@@ -97,8 +97,8 @@ def test_clean_removes_old_temp_then_oldest_over_quota_and_keeps_pinned(tmp_path
     temp, runs = tmp_path / "temp", tmp_path / "runs"
     old_tmp = _item(temp, "yld-old", 10, 10_000, now)
     new_tmp = _item(temp, "yld-new", 500, 10, now)
-    cache = _item(temp / "gradio", "abc", 300, 50, now)
-    old_run = _item(runs, "run-1", 400, 5_000, now)
+    _item(temp / "gradio", "abc", 300, 50, now)
+    _item(runs, "run-1", 400, 5_000, now)
     live_run = _item(runs, "run-2", 400, 6_000, now)  # running: pinned although oldest
     outside = _item(tmp_path / "elsewhere", "keep", 5000, 99_999, now)
     items = housekeeping.collect(str(temp), str(runs), expand=("gradio",))
