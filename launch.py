@@ -83,12 +83,13 @@ def cmd_edit(a) -> int:
     from graph import edit
     from graph.counts import count
     from graph.errors import SpecError
+    from graph.recipes import list_recipes
     from graph.resolve import resolve
     from graph.source import Source, source
 
     if a.list_recipes:
-        for name, text in edit.list_recipes():
-            print(f"{name:<12} {text}")
+        for name, text in list_recipes():
+            print(f"{name:<18} {text}")
         return 0
     if not a.file or not a.output:
         raise SpecError("edit needs a SOURCE (yaml or preset) and -o OUT.yaml")

@@ -18,7 +18,8 @@ from html import escape
 import gradio as gr
 
 from blocks import list_blocks
-from graph.edit import SECTIONS, list_recipes
+from graph.edit import SECTIONS
+from graph.recipes import list_recipes
 
 from . import handlers as h
 from .design_tab import _outputs_for
@@ -107,7 +108,7 @@ def _apply(steps, what: str, size, st) -> tuple:
 
 
 def on_recipe(name, size, st):
-    """Apply a recipe of graph/edit.RECIPES to the design."""
+    """Apply a recipe of graph/recipes.RECIPES to the design."""
     if not name:
         return _refused("pick a recipe first")
     return _apply([("recipe", name)], f"recipe {name}", size, st)

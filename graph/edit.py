@@ -4,8 +4,8 @@
     delete(spec, index)                a layer no other layer reads by index
     set_arg(spec, index, name, value)  one argument by its schema name (or `n`, the repeats)
     swap(spec, old, new, section="all", where=None)   every matching layer's block
-    recipe(spec, name)                 a named set of swaps reproducing an article (list_recipes())
     apply(spec, steps)                 `launch.py edit`'s options, (option, text) in command-line order
+Recipes (named edits that reproduce an article's model: recipe(), list_recipes()) are graph/recipes.py.
 
 Every `from` in the file is renumbered (Concat and Detect inputs included), so the edited spec says
 the same graph around the edit. What is kept and what changes:
@@ -302,40 +302,6 @@ def swap(spec: ModelSpec, old: str, new: str, section: str = "all", where: dict 
     return Edited(dataclasses.replace(spec, layers=tuple(layers)), (head, *notes), tuple(changed))
 
 
-# ---------------------------------------------------------------- recipes
-
-RECIPES: dict[str, tuple[str, tuple]] = {
-    "ghost": ("article 001 (YOLOv8-GhostNet): backbone Conv -> GhostConv, C2f -> C2fGhost, C3 -> C3Ghost",
-              (("Conv", "GhostConv", "backbone", None), ("C2f", "C2fGhost", "backbone", None),
-               ("C3", "C3Ghost", "backbone", None))),
-    "gsconv-neck": ("article 002 (GSConv): neck Conv -> GSConv",
-                    (("Conv", "GSConv", "neck", None),)),
-    "slim-neck": ("article 002 (slim-neck by GSConv): neck Conv -> GSConv, C3 / C2f -> VoVGSCSP",
-                  (("Conv", "GSConv", "neck", None), ("C3", "VoVGSCSP", "neck", None),
-                   ("C2f", "VoVGSCSP", "neck", None))),
-    "repvgg": ("article 004 (RepVGG re-parameterisation): backbone 3x3 stride-2 Conv -> RepVGGBlock",
-               (("Conv", "RepVGGBlock", "backbone", {"k": 3, "s": 2}),)),
-}
-
-
-def list_recipes() -> list[tuple[str, str]]:
-    return [(name, text) for name, (text, _) in RECIPES.items()]
-
-
-def recipe(spec: ModelSpec, name: str) -> Edited:
-    if name not in RECIPES:
-        raise SpecError(f"unknown recipe {name!r}; recipes are {', '.join(RECIPES)}", field="recipe")
-    notes, changed = [f"recipe {name}: {RECIPES[name][0]}"], set()
-    for old, new, section, where in RECIPES[name][1]:
-        spec, more, ch = swap(spec, old, new, section, where)
-        if ch:
-            notes += more
-        changed |= set(ch)
-    if not changed:
-        raise SpecError(f"recipe {name} changes nothing in this model ({RECIPES[name][0]})", field="recipe")
-    return Edited(spec, tuple(notes), tuple(sorted(changed)))
-
-
 # ---------------------------------------------------------------- the command line's steps
 
 def _value(text: str):
@@ -377,6 +343,7 @@ def apply(spec: ModelSpec, steps) -> tuple[ModelSpec, list[str]]:
                 raise SpecError(f"--swap takes OLD=NEW, got {value!r}")
             done = swap(spec, old.strip(), new.strip(), section, where)
         elif kind == "recipe":
+            from .recipes import recipe  # recipes.py builds on the edits here: imported when used
             done = recipe(spec, value)
         elif kind == "insert":
             at, colon, row = value.partition(":")

@@ -136,37 +136,6 @@ def test_swap_drops_an_arg_only_when_the_drop_is_exact():
     assert done.spec.layers[10].args == (512, 1, 1)
 
 
-PRESET_OF = [("yolov8n", "ghost", "yolov8n-ghostnet", 2_502_908, 7.08),
-             ("yolov5s", "slim-neck", "yolov5s-slimneck", 6_400_381, 15.28),
-             ("yolov5s", "repvgg", "yolov5s-repvgg", 7_411_389, 17.07)]
-
-
-@pytest.mark.parametrize("base,name,preset,params,gflops", PRESET_OF)
-def test_recipe_reproduces_its_article_preset(base, name, preset, params, gflops):
-    done = edit.recipe(spec_of(base), name)
-    got, want = resolve(done.spec), resolve(spec_of(preset))
-    assert [n.module for n in got.layers] == [n.module for n in want.layers]
-    assert [n.args for n in got.layers] == [n.args for n in want.layers] or name == "slim-neck"
-    assert [n.sources for n in got.layers] == [n.sources for n in want.layers]
-    a, b = count(got), count(want)
-    assert (a.params, round(a.gflops, 2)) == (b.params, round(b.gflops, 2)) == (params, gflops)
-
-
-def test_slim_neck_differs_from_its_preset_only_in_an_unused_written_shortcut():
-    done = edit.recipe(spec_of("yolov5s"), "slim-neck")
-    diff = [i for i, (a, b) in enumerate(zip(done.spec.layers, spec_of("yolov5s-slimneck").layers)) if a != b]
-    assert diff == [13, 17, 20, 23]
-    assert all(done.spec.layers[i].args[1] is False for i in diff)
-
-
-def test_recipes_listed_and_unknown_refused():
-    assert [n for n, _ in edit.list_recipes()] == ["ghost", "gsconv-neck", "slim-neck", "repvgg"]
-    with pytest.raises(SpecError, match="unknown recipe 'ghostt'; recipes are ghost"):
-        edit.recipe(spec_of("yolov8n"), "ghostt")
-    with pytest.raises(SpecError, match="recipe repvgg changes nothing"):
-        edit.recipe(spec_of("yolov5s-repvgg"), "repvgg")
-
-
 def run(*args):
     return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
