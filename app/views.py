@@ -60,6 +60,24 @@ CSS = """
 .yld-table td, .yld-table th {border: 1px solid #e2e8f0; padding: 4px 10px; text-align: right;}
 #graph {overflow: auto; max-height: 900px; border: 1px solid #e2e8f0; border-radius: 10px; background: white;}
 #graph svg {display: block; margin: 0 auto;}
+#graph .yld-graph-wrap {position: relative;}
+#graph .yld-graph-tools {position: sticky; top: 0; z-index: 2; display: flex; gap: 4px; justify-content: flex-end;
+                         align-items: center; padding: 4px 8px; background: rgba(255, 255, 255, 0.92);
+                         border-bottom: 1px solid #e2e8f0;}
+#graph .yld-graph-tools button {min-width: 30px; height: 26px; padding: 0 8px; border: 1px solid #cbd5e1;
+                                border-radius: 6px; background: #f8fafc; color: #0f172a; font-weight: 600;
+                                cursor: pointer;}
+#graph .yld-graph-tools button:hover, #graph .yld-graph-tools button:focus-visible {background: #e2e8f0;}
+#graph .yld-zoom-level {order: -1; margin-right: auto; font-size: 0.75rem; color: #64748b;
+                        font-variant-numeric: tabular-nums;}
+#graph .yld-graph-canvas {overflow: auto; max-height: 840px;}
+#graph .yld-graph-card {position: absolute; z-index: 3; max-width: 400px; pointer-events: none;
+                        background: #0f172a; color: #f8fafc; border-radius: 8px; padding: 8px 10px;
+                        font-size: 0.78rem; line-height: 1.4; box-shadow: 0 6px 18px rgba(15, 23, 42, 0.3);
+                        font-variant-numeric: tabular-nums; overflow-wrap: anywhere;}
+#graph .yld-graph-card[hidden] {display: none;}
+#graph .yld-graph-card div {color: #e2e8f0; margin: 0;}
+#graph .yld-graph-card div.yld-card-title {font-weight: 700; color: #fcd34d; margin-bottom: 2px;}
 .yld-edit-msg {font-size: 0.85rem; color: #0f766e; min-height: 1.2em;}
 .yld-history {max-height: 260px; overflow: auto; font-size: 0.85rem; border: 1px solid #e2e8f0; border-radius: 8px;
               padding: 6px 10px; background: #f8fafc;}

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from .fuse import fold_bn
-from .registry import (BOTH, EXAMPLE_DOWN, ONCE, SAME, SUM, Arg, c2_arg, conv_size, k_arg, register, s_arg,
+from .registry import (BOTH, EXAMPLE_DOWN, ONCE, SAME, SUM, Arg, c2_arg, conv_size, k_arg, k_max, register, s_arg,
                        stride_of)
 
 
@@ -82,6 +82,7 @@ def _even_input(layer):
 @register("Focus", summary="space-to-depth slicing (x4 channels, /2 size) then Conv",
           source="YOLOv5 v5.0 stem", stride=lambda a: 2 * a["s"], check=_even_input,
           size=lambda a, h: conv_size(a, (h + 1) // 2), upstream=BOTH, example=((-1, 1, "Focus", (32, 3)),),
+          reach=lambda a, n: 2 * k_max(a),  # a 2x2 slice (jump 2), then k x k: 2 + (k - 1) * 2
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("p", "int?", None, "padding", low=0, high=16),
                 Arg("g", "int", 1, "groups", low=1), Arg("act", "bool", True, "SiLU activation")))
 class Focus(nn.Module):
@@ -138,4 +139,5 @@ register("nn.Upsample", family="conv", summary="nearest-neighbour upsampling (x2
                Arg("mode", "str", "nearest", "interpolation", choices=("nearest", "bilinear"))),
          channels=SAME, stride=lambda a: 1 / a["scale_factor"], check=_upsample_check,
          aliases=("Upsample",), upstream=BOTH,
+         reach=lambda a, n: 2 if a["mode"] == "bilinear" else 1,  # bilinear mixes two neighbours
          example=(EXAMPLE_DOWN, (-1, 1, "Conv", (32, 3, 2)), (-1, 1, "nn.Upsample", (None, 2, "nearest"))))(nn.Upsample)

@@ -17,6 +17,7 @@ GROUPS = Arg("g", "int", 1, "groups of the 3x3 conv", low=1)
 
 @register("Bottleneck", summary="1x1 Conv then 3x3 Conv with a residual add",
           source="YOLOv5 / ResNet", args=(c2_arg(), SHORTCUT, GROUPS, e_arg()), upstream=BOTH,
+          reach=lambda a, n: 3,  # 1x1 then 3x3
           example=(EXAMPLE_DOWN, (-1, 2, "Bottleneck", (32,)), (-1, 1, "Bottleneck", (48, False))))
 class Bottleneck(nn.Module):
     def __init__(self, c1, c2, shortcut=True, g=1, e=0.5, k=(1, 3)):
@@ -33,6 +34,7 @@ class Bottleneck(nn.Module):
 
 @register("C3", summary="CSP bottleneck with 3 convs: two 1x1 branches, n Bottlenecks on one",
           source="YOLOv5 (CSPNet)", args=(c2_arg(), SHORTCUT, GROUPS, e_arg()), repeat=INSIDE, upstream=BOTH,
+          reach=lambda a, n: 1 + 2 * n,  # n Bottlenecks (1x1, 3x3) in series; the other branch is 1x1
           example=(EXAMPLE_DOWN, (-1, 2, "C3", (32,)), (-1, 1, "C3", (48, False))))
 class C3(nn.Module):
     def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
@@ -55,6 +57,7 @@ class C3(nn.Module):
           source="Ultralytics YOLOv8",
           args=(c2_arg(), Arg("shortcut", "bool", False, "residual add in the Bottlenecks"),
                 GROUPS, e_arg()), repeat=INSIDE, upstream=(ULTRALYTICS,),
+          reach=lambda a, n: 1 + 4 * n,  # n Bottlenecks (3x3, 3x3) in series
           example=(EXAMPLE_DOWN, (-1, 2, "C2f", (32, True)), (-1, 1, "C2f", (48,))))
 class C2f(nn.Module):
     def __init__(self, c1, c2, n=1, shortcut=False, g=1, e=0.5):
@@ -93,7 +96,7 @@ class SPP(nn.Module):
 
 
 @register("SPPF", summary="fast SPP: one 5x5 max-pool applied three times in series",
-          source="YOLOv5 v6 / Ultralytics", check=odd_pools,
+          source="YOLOv5 v6 / Ultralytics", check=odd_pools, reach=lambda a, n: 1 + 3 * (a["k"] - 1),
           args=(c2_arg(), Arg("k", "int", 5, "pool size", low=1, high=31)), upstream=BOTH,
           example=(EXAMPLE_DOWN, (-1, 1, "SPPF", (32, 5))))
 class SPPF(nn.Module):

@@ -11,8 +11,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .conv import Conv
-from .registry import (EXAMPLE_DOWN, INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, odd_kernel, register, s_arg,
-                       stride_of)
+from .registry import (EXAMPLE_DOWN, INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, k_max, odd_kernel, register,
+                       s_arg, stride_of)
+
+def _gs_reach(a, n):
+    return k_max(a) + 4 * a["s"]  # k x k (stride s), then the 5x5 depth-wise on its output
+
 
 GS_ARGS = (c2_arg(), k_arg(1), s_arg(1), Arg("g", "int", 1, "groups", low=1),
            Arg("act", "bool", True, "SiLU activation"))
@@ -26,6 +30,7 @@ def _even_c2(layer):
 
 @register("GSConv", summary="dense Conv to c/2 + depth-wise 5x5 of it, concat, channel shuffle",
           source="seed 002 / slim-neck (GSConv)", args=GS_ARGS, stride=stride_of, size=conv_size, check=_even_c2,
+          reach=_gs_reach,
           example=((-1, 1, "GSConv", (32, 3, 2)), (-1, 1, "GSConv", (48, 1, 1))))
 class GSConv(nn.Module):
     def __init__(self, c1, c2, k=1, s=1, g=1, act=True):
@@ -47,6 +52,7 @@ class GSConv(nn.Module):
 
 @register("GSConvns", summary="GSConv with a learned 1x1 'normative shuffle' + ReLU (TensorRT-friendly)",
           source="seed 002 / slim-neck (GSConvns)", args=GS_ARGS, stride=stride_of, size=conv_size, check=_even_c2,
+          reach=_gs_reach,
           example=((-1, 1, "GSConvns", (32, 3, 2)), (-1, 1, "GSConvns", (48, 1, 1))))
 class GSConvns(GSConv):
     """The article constructs `nn.ReLU(x)` (a module) where it means to apply ReLU, and ignores the
@@ -62,6 +68,7 @@ class GSConvns(GSConv):
 
 @register("GSBottleneck", summary="GSConv 1x1 to c/2, GSConv 3x3 (no act), plus a 1x1 Conv shortcut",
           source="seed 002 / slim-neck", stride=stride_of, check=odd_kernel,
+          reach=lambda a, n: 5 + _gs_reach(a, n) - 1,  # GSConv 1x1 (5), then GSConv k, s
           args=(c2_arg(), Arg("k", "int", 3, "kernel of the second GSConv (odd)", low=1, high=15),
                 s_arg(1), e_arg()),
           example=((-1, 1, "GSBottleneck", (32, 3, 2)), (-1, 1, "GSBottleneck", (32,))))
@@ -78,6 +85,7 @@ class GSBottleneck(nn.Module):
 
 @register("VoVGSCSP", summary="one-shot-aggregation CSP of GSBottlenecks: the slim-neck's C3",
           source="seed 002 / slim-neck (VoV-GSCSP)", repeat=INSIDE,
+          reach=lambda a, n: 1 + 10 * n,  # n GSBottlenecks (k 3, s 1: 11 each) in series
           args=(c2_arg(), Arg("shortcut", "bool", True, "kept for C3 compatibility"),
                 Arg("g", "int", 1, "groups", low=1), e_arg()),
           example=(EXAMPLE_DOWN, (-1, 2, "VoVGSCSP", (32,)), (-1, 1, "VoVGSCSP", (48,))))

@@ -63,6 +63,7 @@ class SELayer(nn.Module):
 
 @register("conv_bn_hswish", summary="3x3 Conv + BN + h_swish (the MobileNetV3 stem)",
           source="seed 003 / MobileNetV3", stride=stride_of, args=(c2_arg(), s_arg(2, high=2)),
+          reach=lambda a, n: 3,
           example=((-1, 1, "conv_bn_hswish", (32, 2)), (-1, 1, "conv_bn_hswish", (32, 1))))
 class conv_bn_hswish(nn.Module):
     def __init__(self, c1, c2, s=2):

@@ -1,7 +1,8 @@
 """The block registry: every yaml module name maps to a `BlockInfo` that says all the rest of the
 system needs to know about a block — its arguments, how its output channels follow from its inputs,
 how `n` repeats it, its stride, its own constraints, where it comes from (and whether YOLOv5 /
-Ultralytics already have it), the facts the counters need, and an example that makes a valid instance.
+Ultralytics already have it), the facts the counters and the receptive-field walk need, and an
+example that makes a valid instance.
 
 Blocks register themselves next to their class with `@register(...)` (the timm idea: a plain dict
 filled by a decorator; `blocks/__init__.py` imports every family so nothing goes unregistered).
@@ -106,6 +107,11 @@ class BlockInfo:
     # Makes the module from the constructor args when that is not `cls(...)`: the args pick one of
     # several classes, all subclasses of `cls` (the yaml name `Detect`: `detect_head` picks the head).
     build: Callable[..., nn.Module] | None = None
+    # How far one output cell sees into the block's input, in input cells, through one copy
+    # (graph/receptive.py: rf_out = rf_in + (reach - 1) * jump_in). None: read off the args, a
+    # `d`-dilated `k` x `k` window (1 without a `k`) -- right for a single conv, a pool or a
+    # point-wise op. Composite blocks give their own: (args, n) -> cells, `n` for repeat=INSIDE.
+    reach: Callable[[dict, int], int] | None = None
 
     def make(self, *args, **kwargs) -> nn.Module:
         """A module of this block from its constructor args (`build`, or else `cls`)."""
@@ -117,6 +123,12 @@ class BlockInfo:
             return self.size(args, h)
         f = self.stride(args)
         return math.ceil(h / f) if f >= 1 else round(h / f)
+
+    def reach_of(self, args: dict, n: int = 1) -> int:
+        """Input cells one output cell of one copy sees (see `reach`)."""
+        if self.reach is not None:
+            return self.reach(args, n)
+        return args.get("d", 1) * (k_max(args) - 1) + 1
 
     def schema(self) -> list[dict]:
         """The args as plain data, for forms and `catalog --json`."""
@@ -214,6 +226,12 @@ def s_arg(default: int = 1, high: int = 4) -> Arg:
 
 def e_arg(default: float = 0.5) -> Arg:
     return Arg("e", "float", default, "hidden-channel expansion", low=0.01, high=8.0)
+
+
+def k_max(a: dict) -> int:
+    """The kernel size in args (the largest of several: SPP's pools, a (kh, kw) pair); 1 without one."""
+    k = a.get("k", 1)
+    return max(k) if isinstance(k, (tuple, list)) else (k if isinstance(k, int) else 1)
 
 
 def stride_of(a: dict) -> int:

@@ -21,6 +21,7 @@ def channel_shuffle(x, groups: int = 2):
 
 @register("conv_bn_relu_maxpool", summary="3x3 stride-2 Conv + BN + ReLU, then 3x3 stride-2 max-pool",
           source="seed 000 (ShuffleNetV2 stem)", args=(c2_arg(),), stride=lambda a: 4,
+          reach=lambda a, n: 7,  # 3x3 stride 2, then a 3x3 pool at jump 2: 3 + 2 * 2
           example=((-1, 1, "conv_bn_relu_maxpool", (32,)),  # stride 4 -> 16, so back up to 8
                    (-1, 1, "nn.Upsample", (None, 2, "nearest"))))
 class conv_bn_relu_maxpool(nn.Module):
@@ -52,6 +53,7 @@ def _shuffle_check(layer):
 
 @register("Shuffle_Block", summary="ShuffleNetV2 unit: split / two branches / concat / channel shuffle",
           source="seed 000 / ShuffleNetV2 (ECCV 2018)", stride=stride_of, check=_shuffle_check,
+          reach=lambda a, n: 3,  # one 3x3 depth-wise on every path
           args=(c2_arg(), Arg("s", "int", 1, "stride (1 keeps size and channels)", low=1, high=3)),
           example=((-1, 1, "Shuffle_Block", (32, 2)), (-1, 2, "Shuffle_Block", (32, 1))))
 class Shuffle_Block(nn.Module):
