@@ -1,7 +1,8 @@
 """The Design tab: pickers, live numbers, the graph, the per-layer table, the yaml editor, compare.
 
 Functions first (the handlers, module level, plain data in and out: tested without a browser), then
-the layout, then the wiring; the "Edit blocks" accordion is app/edit_panel.py. The handlers call
+the layout, then the wiring; the "Edit blocks" accordion is app/edit_panel.py, the layer inspector under
+the pickers app/inspector.py. The handlers call
 app/handlers.py for the design's pure functions.
 Per-session state (gr.State) is plain data: the last good yaml text with its counts, and the pins.
 A picker or preset change hands evaluate the graph/source.Source it made (no yaml text parsed back);
@@ -20,6 +21,8 @@ from graph.spec import parse
 from graph.yamlfix import repair
 
 from . import handlers as h
+from .charts import scatter_chart
+from .graph_view import graph_component
 from .paths import PathRefused, client_file
 from .views import error_html, summary_html
 
@@ -51,7 +54,7 @@ def _edited(st: dict) -> bool:
 def _outputs_for(result: dict, text: str, state: dict, imgsz: int, message: str = ""):
     """Everything the page shows for a good design, and the new state."""
     change = h.change_note(result["counts"], state.get("counts") if state else None)
-    new_state = {**(state or {}), "yaml": text, "counts": result["counts"], "name": result["name"]}
+    new_state = {**(state or {}), "yaml": text, "counts": result["counts"], "name": result["name"], "nc": result["nc"]}
     return (summary_html(result, change, imgsz) + origin_html(new_state), result["svg"], result["table"],
             error_html(message), h.write_yaml_file(text, result["name"]), new_state)
 
@@ -172,6 +175,12 @@ def on_imgsz(size, st):
     return _outputs_for(result, st["yaml"], st, int(size or 640))
 
 
+def design_nc(st, k):
+    """The Classes box follows the design's `nc` (an uploaded or pasted yaml, a preset, an undo)."""
+    nc = (st or {}).get("nc")
+    return gr.skip() if nc is None or (k is not None and int(k) == int(nc)) else nc
+
+
 def on_history(st):
     """After a design change outside the Edit panel: the Preset box (the preset the design came from, else
     empty), the panel's history and its Undo / Redo buttons."""
@@ -184,27 +193,26 @@ def on_history(st):
 
 
 def render_pins(pins):
-    """(table rows, scatter frame, the unpin dropdown, compare.csv) of the pinned designs: one point per
-    pin, coloured and labelled by its (unique) name; numeric columns as floats."""
-    import pandas as pd
-
+    """(table rows, the scatter plot's SVG, the unpin dropdown, compare.csv) of the pinned designs: one
+    point per pin, named beside it."""
     rows = [[p.get(c, "") for c in h.PIN_COLUMNS] for p in pins]
-    frame = pd.DataFrame({"name": [p["name"] for p in pins],
-                          "params (M)": pd.Series([p["params"] / 1e6 for p in pins], dtype="float64"),
-                          "GFLOPs": pd.Series([float(p["GFLOPs"]) for p in pins], dtype="float64")})
+    plot = scatter_chart([(p["name"], p["params"] / 1e6, float(p["GFLOPs"])) for p in pins],
+                         "params vs GFLOPs (each pin at its image size)", "params (M)", "GFLOPs", "compare-plot")
     names = [p["name"] for p in pins]
-    return (rows, frame, gr.update(choices=names, value=names[-1] if names else None),
+    return (rows, plot, gr.update(choices=names, value=names[-1] if names else None),
             h.pins_csv(pins) if pins else None)
 
 
 def on_pin(st, size=640):
-    """Pin the current design, counted at the image size shown (a repeated name gets ' (2)', ' (3)' ...)."""
+    """Pin the current design, counted at the image size shown (a repeated name gets ' (2)', ' (3)' ...; an
+    edited design is named '... (edited)')."""
     size = int(size or 640)
     result = h.evaluate(st["yaml"], size, st.get("name", "model"))
     pins = list(st.get("pins", []))
-    label, k = result["name"], 2
+    base = f"{result['name']} (edited)" if _edited(st) else result["name"]  # not the stock model's name
+    label, k = base, 2
     while any(p["name"] == label for p in pins):
-        label, k = f"{result['name']} ({k})", k + 1
+        label, k = f"{base} ({k})", k + 1
     pins.append(h.pin_row(result, label, size))
     return (*render_pins(pins), {**st, "pins": pins})
 
@@ -215,6 +223,7 @@ def on_unpin(name, st):
 
 
 def build_design_tab():
+    from .inspector import build_inspector, wire_inspector  # here: it imports edit_panel, which imports this module
     cat = catalog()
     src = source(preset=h.DEFAULT_PRESET)
     first = h.evaluate(src, 640)
@@ -234,9 +243,10 @@ def build_design_tab():
             with gr.Row():
                 nc = gr.Number(80, label="Classes", precision=0, minimum=1, maximum=10000)
                 imgsz = gr.Number(640, label="Image size", precision=0, minimum=32, maximum=4096, step=32)
+            inspector = build_inspector()
         with gr.Column(scale=3):
             summary = gr.HTML(summary_html(first, "", 640) + origin_html(state0), elem_id="summary")
-            graph = gr.HTML(first["svg"], elem_id="graph")
+            graph = graph_component(first["svg"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             yaml_box = gr.Code(text, language="yaml", label="Model yaml (edit freely: it re-validates as you type)",
@@ -252,7 +262,7 @@ def build_design_tab():
     design_outputs = [summary, graph, table, yaml_error, download, state]
     from .edit_panel import build_edit_panel  # here: edit_panel imports this module's _outputs_for
 
-    stack = build_edit_panel(state, imgsz, yaml_box, design_outputs)  # history, undo, redo
+    stack, edit_outputs = build_edit_panel(state, imgsz, yaml_box, design_outputs)  # (history, undo, redo), ...
     with gr.Accordion("Compare designs", open=False):
         with gr.Row():
             pin = gr.Button("Pin current design", elem_id="pin")
@@ -260,11 +270,11 @@ def build_design_tab():
             unpin = gr.Button("Remove pin")
             csv = gr.DownloadButton("Download CSV", value=None, elem_id="compare-csv")
         compare_table = gr.Dataframe(headers=h.PIN_COLUMNS, interactive=False, elem_id="compare")
-        # no colour by name: the plot keeps the colour domain of its first data and drew later pins
-        # without a colour (issue 11: three pins, one point); each point names its pin in its tooltip
-        scatter = gr.ScatterPlot(x="params (M)", y="GFLOPs", tooltip=["name", "params (M)", "GFLOPs"],
-                                 label="params vs GFLOPs", elem_id="compare-plot")
+        scatter = gr.HTML(scatter_chart([], "params vs GFLOPs", "params (M)", "GFLOPs", "compare-plot"),
+                          elem_id="compare-plot")
 
+    wire_inspector(inspector, state, imgsz, graph, table, edit_outputs)
+    state.change(design_nc, [state, nc], [nc], show_progress="hidden", api_visibility="private")
     common = dict(show_progress="hidden", api_visibility="private")
     after = dict(fn=on_history, inputs=[state], outputs=[preset, *stack], **common)
     picks_in = [backbone, neck, head, scale, nc, imgsz, state]

@@ -178,7 +178,8 @@ def on_redo(size, st):
 def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> tuple:
     """The accordion, wired to the Design tab's components: `design_outputs` is
     [summary, graph, table, yaml error, download, state], as design_tab wires a yaml edit.
-    Returns (history, undo, redo): design_tab refreshes them when a picker change puts a design on undo."""
+    Returns ((history, undo, redo), outputs): design_tab refreshes the three when a picker change puts a
+    design on undo; `outputs` are an edit's outputs (the layer inspector's edits use them too)."""
     names = [b.name for b in list_blocks()]
     recipes = [(f"{name} — {text}", name) for name, text in list_recipes()]
     st0 = state.value or {}
@@ -216,4 +217,4 @@ def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> tuple:
     preview.click(on_preview, [old, new, section, where, imgsz, state], [message], **common)
     undo.click(on_undo, [imgsz, state], outputs, **common)
     redo.click(on_redo, [imgsz, state], outputs, **common)
-    return history, undo, redo
+    return (history, undo, redo), outputs

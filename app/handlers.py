@@ -96,7 +96,8 @@ evaluate.cache_clear = _cache_clear
 
 
 def edit_design(text: str, steps, imgsz: int = 640, name: str = "model") -> dict:
-    """yaml text + block edits ((operation, value) pairs of graph/edit.apply, left to right) -> evaluate's
+    """yaml text + block edits ((operation, value) pairs of graph/edit.apply, left to right, or a function
+    spec -> (spec, notes) such as the layer inspector's graph/inspect.replace) -> evaluate's
     result of the edited design, plus `before` (the text's counts) and `changed` (indices of the layers
     that differ; None when layers were inserted or deleted); or {ok: False, error, ...}: the text's own
     error or the edit's one-line refusal. The text is never changed. The API's /edit and the Design
@@ -106,7 +107,7 @@ def edit_design(text: str, steps, imgsz: int = 640, name: str = "model") -> dict
         return dict(before)
     design = _text_source(text, name)  # evaluate checked and parsed it (cached)
     try:
-        spec, notes = edit.apply(design.spec, steps)
+        spec, notes = steps(design.spec) if callable(steps) else edit.apply(design.spec, steps)
     except SpecError as err:
         return {"ok": False, **err.as_dict()}
     result = evaluate(Source(spec, design.notes + tuple(notes), f"{spec.name}: edited by YOLO Lite Designer"),

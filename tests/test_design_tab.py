@@ -1,6 +1,8 @@
 """The Design tab's handlers, called as the page calls them (plain data in, page updates out),
 without a browser."""
 import os
+import re
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -52,11 +54,15 @@ def test_a_preset_sets_its_pickers_or_leaves_them(state):
     assert all(skipped(x) for x in out[:4]) and out[-1]["counts"]["params"] == 5235267
 
 
+def pin_names(plot: str) -> list[str]:
+    return re.findall(r'<g class="pin" data-name="([^"]*)"', plot)
+
+
 def test_pins_get_unique_names_and_can_be_removed(state):
-    rows, frame, choices, csv_path, st = d.on_pin(state)
-    rows, frame, choices, csv_path, st = d.on_pin(st)
+    rows, plot, choices, csv_path, st = d.on_pin(state)
+    rows, plot, choices, csv_path, st = d.on_pin(st)
     assert [r[0] for r in rows] == [state["name"], f"{state['name']} (2)"]
-    assert list(frame["params (M)"]) == [state["counts"]["params"] / 1e6] * 2
+    assert pin_names(plot) == [state["name"], f"{state['name']} (2)"]
     assert choices["value"] == f"{state['name']} (2)" and open(csv_path).read().count("\n") == 3
     rows, _, choices, csv_path, st = d.on_unpin(state["name"], st)
     assert [r[0] for r in rows] == [f"{state['name']} (2)"] and len(st["pins"]) == 1
@@ -142,13 +148,27 @@ def test_pasted_yaml_is_repaired_in_the_editor(state):
 
 def test_pins_are_counted_at_the_image_size_and_each_is_a_point(state):
     st = d.on_preset(MOBILE, 80, 640, state)[-1]
-    rows, frame, _, csv_path, st = d.on_pin(st, 320)
+    rows, plot, _, csv_path, st = d.on_pin(st, 320)
     assert h.PIN_COLUMNS[:3] == ["name", "imgsz", "classes"] and rows[0][1:3] == [320, 80]
     assert rows[0][h.PIN_COLUMNS.index("GFLOPs")] == round(h.evaluate(st["yaml"], 320)["counts"]["gflops"], 2)
     st = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, st)[-1]
-    rows, frame, _, _, st = d.on_pin(st, 640)
+    rows, plot, _, _, st = d.on_pin(st, 640)
     st = d.on_nc(3, 640, st)[-1]
-    rows, frame, _, csv_path, st = d.on_pin(st, 640)
-    assert len(frame) == 3 == frame["name"].nunique() and [r[2] for r in rows] == [80, 80, 3]
-    assert str(frame["params (M)"].dtype) == "float64" == str(frame["GFLOPs"].dtype)
+    rows, plot, _, csv_path, st = d.on_pin(st, 640)
+    assert len(pin_names(plot)) == 3 == len(set(pin_names(plot))) and [r[2] for r in rows] == [80, 80, 3]
+    svg = ET.fromstring(plot)  # every pin a point of its own, inside the frame, its name written beside it
+    spots = {(c.get("cx"), c.get("cy")) for c in svg.iter("{http://www.w3.org/2000/svg}circle")}
+    assert len(spots) == 3 and all(56 <= float(x) <= 490 and 40 <= float(y) <= 276 for x, y in spots)
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert all(any(t.startswith(name[:30]) for t in texts) for name in pin_names(plot))
     assert open(csv_path).readline().startswith("name,imgsz,classes,params")
+
+
+def test_a_pin_of_an_edited_design_says_so_and_classes_follow_the_design(state):
+    st = d.on_preset("yolov8n", 80, 640, state)[-1]
+    assert d.design_nc(st, 80)["__type__"] == "update" and len(d.design_nc(st, 80)) == 1  # same: left alone
+    edited = d.on_yaml(st["yaml"].replace("nc: 80", "nc: 3"), 640, st)[-1]
+    assert edited["nc"] == 3 and d.design_nc(edited, 80) == 3  # the Classes box follows a pasted nc
+    rows = d.on_pin(edited)[0]
+    assert rows[0][0] == "yolov8n (edited)" and rows[0][2] == 3
+    assert d.on_pin(st)[0][0][0] == "yolov8n"

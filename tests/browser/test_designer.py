@@ -80,7 +80,7 @@ def test_upload_yaml_loads_it_and_hover_details(page, shot, tmp_path):
     assert "MobileNetV3" in page.locator("#yaml .cm-content").inner_text()
     assert "12.15" in page.locator("#stat-gflops-yolo").inner_text()  # the YOLO-style figure, with why
     # every node carries its hover details
-    tip = page.locator('#graph svg .node[data-index="9"] title').text_content()
+    tip = page.locator('#graph svg .node[data-index="9"]').get_attribute("data-card")
     assert "params:" in tip and "GFLOPs:" in tip and "output: 96×20×20" in tip
     with page.expect_download() as dl:
         page.locator("#download-yaml").click()
@@ -100,9 +100,10 @@ def test_compare_plots_every_pin(page, shot):
     wait_params_change(page, before)
     page.locator("#pin").click()
     page.wait_for_function("() => document.querySelector('#compare').innerText.includes('787085')")
-    marks = "#compare-plot .mark-symbol.role-mark path[role=graphics-symbol]"
-    page.wait_for_function(f"() => document.querySelectorAll('{marks}').length === 3")
-    labels = [page.locator(marks).nth(i).get_attribute("aria-label") for i in range(3)]
-    assert all("name: " in x for x in labels) and len(set(labels)) == 3
+    page.wait_for_function("() => document.querySelectorAll('#compare-plot g.pin circle').length === 3")
+    names = page.locator("#compare-plot g.pin").evaluate_all("gs => gs.map(g => g.dataset.name)")
+    assert len(set(names)) == 3 and any("shufflenetv2" in n for n in names)
+    spots = page.locator("#compare-plot g.pin circle").evaluate_all("cs => cs.map(c => c.getAttribute('cx') + ',' + c.getAttribute('cy'))")
+    assert len(set(spots)) == 3  # three points, each where its pin's numbers put it
     assert "shufflenetv2" in page.locator("#design-origin").inner_text()
     shot(page, "13-compare-three-pins")

@@ -1,0 +1,294 @@
+"""The Design tab's layer inspector: one layer of the current design as a form, its block swapped for
+one that fits, its arguments and repeats edited, the change previewed (params / GFLOPs delta) before
+Apply; a layer inserted before / after it, or deleted.
+
+A layer is selected three ways, all landing in `on_select`: a click (or Enter) on a node of the graph
+(app/graph_view.py triggers the graph's click with the node's index), a row of the layer table, or the
+Layer list (keyboard too). The selection is its own gr.State (an index or None), highlighted in the
+graph with graph/render.mark_selected (a string edit: no recount). Whenever the design changes (any
+handler that writes the session state), `on_refresh` rebuilds the form for the selected layer of the
+new design, so the form never shows a design that is gone.
+
+The form: the registry's argument schema of the block (graph/inspect.form): one text box per argument,
+labelled with its name and help, empty = the default (shown as the placeholder); values are read as
+yaml (graph/safeyaml.py), never evaluated. An edit goes through app/edit_panel._apply like every other
+block edit: the same undo list, history line and page update. Functions first (plain data, tested
+without a browser), then the layout and the wiring."""
+from __future__ import annotations
+
+from html import escape
+
+import gradio as gr
+
+from graph import inspect as gi
+from graph.errors import SpecError
+from graph.render import mark_selected
+
+from . import handlers as h
+from .edit_panel import _apply, delta_text
+from .views import error_html
+
+MAX_FIELDS = 8  # the most arguments a block of the registry takes is 7 (Conv)
+
+
+# ---------------------------------------------------------------- reading the design
+
+def _spec(st: dict, size):
+    """The state's design as a ModelSpec (parsed once: handlers' cache), or None."""
+    if not st or not st.get("yaml"):
+        return None
+    result = h.evaluate(st["yaml"], int(size or 640), st.get("name", "model"))
+    if not result["ok"]:
+        return None
+    return h._text_source(st["yaml"], st.get("name", "model")).spec
+
+
+def layer_choices(spec) -> list[tuple[str, int]]:
+    """'12 C2f [256, False]' per layer, valued by index."""
+    out = []
+    for i, lay in enumerate(spec.layers):
+        args = gi.text_of(lay.args)
+        out.append((f"{i} {lay.module}{' ×' + str(lay.n) if lay.n > 1 else ''} {args if len(args) < 40 else args[:37] + '...'}", i))
+    return out
+
+
+def _message(text: str, kind: str = "ok") -> str:
+    return f'<div class="yld-inspect-msg yld-inspect-{kind}" id="inspect-msg-{kind}">{escape(text)}</div>'
+
+
+def _field_updates(form: gi.Form | None) -> list:
+    updates = []
+    for k in range(MAX_FIELDS):
+        if form is None or k >= len(form.fields):
+            updates.append(gr.update(visible=False, value=""))
+            continue
+        f = form.fields[k]
+        hint = "required" if f.required else f"default {f.default}"
+        rng = "" if f.low is None else f", {f.low:g}..{'' if f.high is None else f'{f.high:g}'}"
+        updates.append(gr.update(visible=True, value=f.text, label=f"{f.name} ({f.kind}{rng}) — {f.help}",
+                                 placeholder=hint, interactive=True))
+    return updates
+
+
+def _block_choices(spec, i: int, size) -> list[tuple[str, str]]:
+    return [(f"{b.name} — {b.summary} [{b.source}]", b.name) for b in gi.fitting(spec, i, int(size or 640))]
+
+
+def _default_row(spec, i: int, size) -> str:
+    """A row to insert after layer i that keeps its channels: a 3x3 Conv of its output width."""
+    node = gi.resolve(spec, int(size or 640)).layers[i]
+    if not node.c_out:
+        return ""
+    width = spec.multiples[1] or 1.0
+    return f"[-1, 1, Conv, [{max(1, round(node.c_out / width))}, 3, 1]]"
+
+
+# ---------------------------------------------------------------- handlers
+
+def form_outputs(i, size, st, svg):
+    """(Layer list, Block list, n, *fields, graph, insert row, message) for layer i of the design
+    (i None or out of range: the form empties and the graph loses its highlight)."""
+    spec = _spec(st, size)
+    if spec is None:
+        return (gr.skip(),) * (MAX_FIELDS + 6)
+    choices = layer_choices(spec)
+    if i is None or not 0 <= int(i) < len(spec.layers):
+        return (gr.update(choices=choices, value=None), gr.update(choices=[], value=None),
+                gr.update(value=1, interactive=False), *_field_updates(None),
+                mark_selected(svg, None) if svg else gr.skip(), gr.update(value=""),
+                _message("Click a node in the graph, a row of the layer table, or pick a layer."))
+    i = int(i)
+    form = gi.form(spec, i)
+    blocks = _block_choices(spec, i, size)
+    others = len(blocks) - 1
+    return (gr.update(choices=choices, value=i), gr.update(choices=blocks, value=form.module),
+            gr.update(value=form.n, interactive=form.repeats), *_field_updates(form),
+            mark_selected(svg, i) if svg else gr.skip(), gr.update(value=_default_row(spec, i, size)),
+            _message(f"Layer {i}: {form.module}. {others} other block{'' if others == 1 else 's'} fit here "
+                     f"(same inputs, same output shape)."))
+
+
+def on_select(i, size, st, svg):
+    """A layer was picked from the list: (selection, *form_outputs)."""
+    return (None if i is None else int(i), *form_outputs(i, size, st, svg))
+
+
+def on_node(size, st, svg, evt: gr.EventData):
+    """A node of the graph was clicked (or Enter pressed on it): its index comes in the event's data."""
+    index = getattr(evt, "_data", None) or {}
+    i = index.get("index") if isinstance(index, dict) else None
+    return on_select(i, size, st, svg)
+
+
+def on_row(size, st, svg, evt: gr.SelectData):
+    """A cell of the layer table was clicked: the row's layer."""
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    return on_select(row, size, st, svg)
+
+
+def on_refresh(sel, size, st, svg):
+    """The design changed: the form of the selected layer of the new design (or an empty form); the
+    message line is left as the change set it."""
+    spec = _spec(st, size)
+    keep = sel if sel is not None and spec is not None and 0 <= int(sel) < len(spec.layers) else None
+    return (keep, *form_outputs(keep, size, st, svg)[:-1])
+
+
+def on_block(i, module, size, st):
+    """Another block was picked for the layer: its form, with the layer's values carried over by name."""
+    spec = _spec(st, size)
+    if spec is None or i is None or not module:
+        return (gr.skip(),) * (MAX_FIELDS + 2)
+    form = gi.form(spec, int(i), module, int(size or 640))
+    said = []
+    if form.carried:
+        said.append(f"carried {', '.join(form.carried)}")
+    if form.dropped:
+        said.append(f"dropped {', '.join(form.dropped)} ({module} has no such argument)")
+    note = f"{spec.layers[int(i)].module} -> {module}: " + ("; ".join(said) if said else "defaults") + \
+        ". Preview shows the change; Apply makes it."
+    return (gr.update(value=form.n, interactive=form.repeats), *_field_updates(form), _message(note))
+
+
+def _edit(i, module, n, texts, size, st):
+    """The inspector's edit as a function spec -> (spec, notes), and its history words."""
+    spec = _spec(st, size)
+    if spec is None or i is None:
+        raise SpecError("select a layer first")
+    form = gi.form(spec, int(i), module or spec.layers[int(i)].module, int(size or 640))
+    values = {}
+    for f, text in zip(form.fields, texts):
+        try:
+            values[f.name] = gi.parse_value(text)
+        except SpecError as err:
+            raise SpecError(f"{f.name}: {err}", layer=int(i), module=form.module, field="args") from None
+    try:
+        reps = int(n) if form.repeats else 1
+    except (TypeError, ValueError):
+        raise SpecError(f"n must be a whole number, got {n!r}", layer=int(i), field="n") from None
+    old = spec.layers[int(i)].module
+    what = f"layer {int(i)} {old}" + (f" -> {form.module}" if form.module != old else "") + " edited"
+    return (lambda s: gi.replace(s, int(i), form.module, values, reps)[:2]), what
+
+
+def on_preview(i, module, n, *rest):
+    """The change's params / GFLOPs delta (or why it is refused); the design is untouched."""
+    *texts, size, st = rest
+    try:
+        fn, what = _edit(i, module, n, texts, size, st)
+    except SpecError as err:
+        return _message(str(err), "error")
+    result = h.edit_design(st["yaml"], fn, int(size or 640), st.get("name", "model"))
+    if not result["ok"]:
+        return _message(result["error"], "error")
+    if not result["changed"]:
+        return _message("No change yet: edit the block, n or an argument.")
+    return _message(f"Preview — {what}: {delta_text(result['counts'], result['before'])}. Apply makes it.")
+
+
+def _done(applied: tuple) -> bool:
+    """Whether an edit panel's outputs carry a new state (a refusal skips it)."""
+    return "yaml" in applied[6]
+
+
+def _with(applied: tuple, sel) -> tuple:
+    """edit_panel's outputs, then the inspector's message (the panel's message, or the refusal) and selection."""
+    msg = applied[8]
+    text = msg if isinstance(msg, str) else ""
+    return (*applied, text.replace("yld-edit-msg", "yld-inspect-msg") if text else gr.skip(), sel)
+
+
+def on_apply(i, module, n, *rest):
+    *texts, size, st = rest
+    try:
+        fn, what = _edit(i, module, n, texts, size, st)
+    except SpecError as err:
+        return _with(_refused_panel(str(err)), i)
+    return _with(_apply(fn, what, size, st), i)
+
+
+def _refused_panel(message: str) -> tuple:
+    from .edit_panel import _refused
+    return _refused(message)
+
+
+def on_insert(i, row, before, size, st):
+    """Insert the row before (or after) layer i; the new layer becomes the selection."""
+    if i is None:
+        return _with(_refused_panel("select a layer first"), i)
+    at = int(i) - 1 if before else int(i)
+    what = f"insert {(row or '').strip()} {'before' if before else 'after'} layer {int(i)}"
+    applied = _apply([("insert", f"{at}:{row or ''}")], what, size, st)
+    return _with(applied, at + 1 if _done(applied) else i)
+
+
+def on_delete(i, size, st):
+    if i is None:
+        return _with(_refused_panel("select a layer first"), i)
+    applied = _apply([("delete", str(int(i)))], f"delete layer {int(i)} ({_name(st, i, size)})", size, st)
+    return _with(applied, max(0, int(i) - 1) if _done(applied) else i)
+
+
+def _name(st, i, size) -> str:
+    spec = _spec(st, size)
+    return spec.layers[int(i)].module if spec is not None and 0 <= int(i) < len(spec.layers) else "?"
+
+
+# ---------------------------------------------------------------- layout and wiring
+
+def build_inspector() -> dict:
+    """The inspector's components (a group, placed where this is called); wire them with `wire_inspector`
+    once the graph, the table and the edit panel exist."""
+    ui = {"sel": gr.State(None)}
+    with gr.Group(elem_id="inspector"):
+        gr.Markdown("**Layer inspector** — click a node in the graph, a row of the layer table, or pick a layer.",
+                    elem_classes="yld-edit-help", padding=True)
+        ui["layer"] = gr.Dropdown([], value=None, label="Layer", elem_id="inspect-layer", interactive=True)
+        ui["block"] = gr.Dropdown([], value=None, label="Block (those that fit this place)", elem_id="inspect-block",
+                                  interactive=True)
+        ui["n"] = gr.Number(1, label="n (repeats)", precision=0, minimum=1, maximum=64, elem_id="inspect-n",
+                            interactive=False)
+        ui["fields"] = [gr.Textbox(visible=False, max_lines=1, elem_id=f"inspect-arg-{k}") for k in range(MAX_FIELDS)]
+        with gr.Row():
+            ui["preview"] = gr.Button("Preview", size="sm", min_width=80, elem_id="inspect-preview")
+            ui["apply"] = gr.Button("Apply", variant="primary", size="sm", min_width=80, elem_id="inspect-apply")
+        ui["message"] = gr.HTML(_message("Click a node in the graph, a row of the layer table, or pick a layer."),
+                                elem_id="inspect-message")
+        ui["row"] = gr.Textbox(label="Layer row to insert: [from, n, module, args]", max_lines=1,
+                               elem_id="inspect-row")
+        with gr.Row():
+            ui["before"] = gr.Button("Insert before", size="sm", min_width=80, elem_id="inspect-insert-before")
+            ui["after"] = gr.Button("Insert after", size="sm", min_width=80, elem_id="inspect-insert-after")
+            ui["delete"] = gr.Button("Delete", variant="stop", size="sm", min_width=80, elem_id="inspect-delete")
+    return ui
+
+
+def _insert_before(i, row, size, st):
+    return on_insert(i, row, True, size, st)
+
+
+def _insert_after(i, row, size, st):
+    return on_insert(i, row, False, size, st)
+
+
+def wire_inspector(ui: dict, state, imgsz, graph, table, panel_outputs) -> None:
+    """Wire the inspector to the Design tab's state, graph and table; `panel_outputs` are app/edit_panel's
+    outputs of an edit (yaml, design outputs, history, message, undo, redo)."""
+    sel, layer, block, n, fields, message = ui["sel"], ui["layer"], ui["block"], ui["n"], ui["fields"], ui["message"]
+    common = dict(show_progress="hidden", api_visibility="private")
+    form_out = [sel, layer, block, n, *fields, graph, ui["row"], message]
+    layer.input(on_select, [layer, imgsz, state, graph], form_out, **common)
+    graph.click(on_node, [imgsz, state, graph], form_out, **common)
+    table.select(on_row, [imgsz, state, graph], form_out, **common)
+    state.change(on_refresh, [sel, imgsz, state, graph], form_out[:-1], **common)
+    edit_in = [layer, block, n, *fields, imgsz, state]
+    block.input(on_block, [layer, block, imgsz, state], [n, *fields, message], **common).then(
+        on_preview, edit_in, [message], **common)
+    ui["preview"].click(on_preview, edit_in, [message], **common)
+    for box in (n, *fields):
+        box.input(on_preview, edit_in, [message], trigger_mode="always_last", **common)
+    outs = [*panel_outputs, message, sel]
+    ui["apply"].click(on_apply, edit_in, outs, **common)
+    ui["before"].click(_insert_before, [layer, ui["row"], imgsz, state], outs, **common)
+    ui["after"].click(_insert_after, [layer, ui["row"], imgsz, state], outs, **common)
+    ui["delete"].click(on_delete, [layer, imgsz, state], outs, **common)
