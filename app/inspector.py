@@ -108,9 +108,20 @@ def form_outputs(i, size, st, svg):
                      f"(same inputs, same output shape)."))
 
 
+def _layer_index(value) -> int | None:
+    """The Layer list's value (an index; typed text '12 C2f ...' counts by its leading number) or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    head = str(value or "").strip().split(" ")[0]
+    return int(head) if head.isdigit() else None
+
+
 def on_select(i, size, st, svg):
     """A layer was picked from the list: (selection, *form_outputs)."""
-    return (None if i is None else int(i), *form_outputs(i, size, st, svg))
+    i = _layer_index(i)
+    return (i, *form_outputs(i, size, st, svg))
 
 
 def on_node(size, st, svg, evt: gr.EventData):
@@ -136,10 +147,13 @@ def on_refresh(sel, size, st, svg):
 
 def on_block(i, module, size, st):
     """Another block was picked for the layer: its form, with the layer's values carried over by name."""
-    spec = _spec(st, size)
+    spec, i = _spec(st, size), _layer_index(i)
     if spec is None or i is None or not module:
         return (gr.skip(),) * (MAX_FIELDS + 2)
-    form = gi.form(spec, int(i), module, int(size or 640))
+    try:
+        form = gi.form(spec, i, module, int(size or 640))
+    except SpecError as err:
+        return (gr.skip(),) * (MAX_FIELDS + 1) + (_message(str(err), "error"),)
     said = []
     if form.carried:
         said.append(f"carried {', '.join(form.carried)}")
@@ -152,7 +166,7 @@ def on_block(i, module, size, st):
 
 def _edit(i, module, n, texts, size, st):
     """The inspector's edit as a function spec -> (spec, notes), and its history words."""
-    spec = _spec(st, size)
+    spec, i = _spec(st, size), _layer_index(i)
     if spec is None or i is None:
         raise SpecError("select a layer first")
     form = gi.form(spec, int(i), module or spec.layers[int(i)].module, int(size or 640))
@@ -214,6 +228,7 @@ def _refused_panel(message: str) -> tuple:
 
 def on_insert(i, row, before, size, st):
     """Insert the row before (or after) layer i; the new layer becomes the selection."""
+    i = _layer_index(i)
     if i is None:
         return _with(_refused_panel("select a layer first"), i)
     at = int(i) - 1 if before else int(i)
@@ -223,6 +238,8 @@ def on_insert(i, row, before, size, st):
 
 
 def on_delete(i, size, st):
+    """Delete layer i (refused, naming them, while other layers read it); the layer before is selected."""
+    i = _layer_index(i)
     if i is None:
         return _with(_refused_panel("select a layer first"), i)
     applied = _apply([("delete", str(int(i)))], f"delete layer {int(i)} ({_name(st, i, size)})", size, st)
@@ -243,9 +260,12 @@ def build_inspector() -> dict:
     with gr.Group(elem_id="inspector"):
         gr.Markdown("**Layer inspector** — click a node in the graph, a row of the layer table, or pick a layer.",
                     elem_classes="yld-edit-help", padding=True)
-        ui["layer"] = gr.Dropdown([], value=None, label="Layer", elem_id="inspect-layer", interactive=True)
+        # allow_custom_value: the choices follow the design, and a pick racing a design change must reach
+        # the handler (which checks it against the design it reads) rather than fail in Gradio's check
+        ui["layer"] = gr.Dropdown([], value=None, label="Layer", elem_id="inspect-layer", interactive=True,
+                                  allow_custom_value=True)
         ui["block"] = gr.Dropdown([], value=None, label="Block (those that fit this place)", elem_id="inspect-block",
-                                  interactive=True)
+                                  interactive=True, allow_custom_value=True)
         ui["n"] = gr.Number(1, label="n (repeats)", precision=0, minimum=1, maximum=64, elem_id="inspect-n",
                             interactive=False)
         ui["fields"] = [gr.Textbox(visible=False, max_lines=1, elem_id=f"inspect-arg-{k}") for k in range(MAX_FIELDS)]

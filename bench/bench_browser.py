@@ -1,11 +1,21 @@
-"""Benchmark: from a picker change in the browser to the updated numbers on the page.
+"""Benchmark: from a picker change, or a block edit, in the browser to the updated numbers on the page.
 
 Serves the app locally, drives Debian's Chromium with Playwright through 20 picker changes (each to a
 design not seen before, so no cache helps), and times each inside the page: from the pointer press
 on the option to the moment the parameter count on the page changes (a MutationObserver), which is
 what the user waits for. Playwright's own round trip (its actionability checks and polling add
 ~300 ms) is recorded beside it. Also times the server-side work for the same designs (compose +
-resolve + count + render) so the JSON says where the time goes. Writes bench/results/browser.json.
+resolve + count + render) so the JSON says where the time goes.
+
+Then, on a fresh page (the default yolov8n design), 12 block edits timed the same way, from the
+pointer press on the Apply button to the change of the parameter count: 8 layer inspector edits (a
+node of the graph clicked, another block picked, its preview shown, then Apply) and 4 from the Edit
+blocks panel (recipe, undo, a swap in the neck, undo). Every edit changes the count (checked here
+against the server's own answer); one that does not land within EDIT_TIMEOUT_MS is recorded as
+failed, not waited on. Their server side: app/handlers.edit_design called directly on the same chain
+of designs (cold, and again warm: the inspector's preview has evaluated the edited design by the time
+Apply is pressed), and the handlers the buttons call (inspector.on_apply, edit_panel.on_recipe /
+on_swap / on_undo), with the caches as the page leaves them. Writes bench/results/browser.json.
 Run: python bench/bench_browser.py
 """
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -28,6 +39,15 @@ from browser.helpers import params_on_page, wait_params_change  # noqa: E402
 from conftest import free_port  # noqa: E402
 
 BACKBONES = ["yolov5", "shufflenetv2", "ghostnet", "mobilenetv3-small", "mobilenetv3-large", "repvgg"]
+
+# block edits of the default yolov8n design, applied one after the other: (kind, *what)
+EDITS = [("inspector", 1, "GSConv"), ("inspector", 3, "GhostConv"), ("inspector", 5, "RepVGGBlock"),
+         ("inspector", 7, "DWConv"), ("inspector", 2, "C2fGhost"), ("inspector", 4, "C3"),
+         ("inspector", 16, "GSConv"), ("inspector", 12, "VoVGSCSP"),
+         ("recipe", "ghost"), ("undo",), ("swap", "neck", "Conv", "GSConv"), ("undo",)]
+INSPECT_BLOCK = "Block (those that fit this place)"
+EDIT_TIMEOUT_MS = 30000
+SETTLE_MS = 500  # before each timed edit: the previous edit's follow-up events (the inspector's refresh) end
 
 
 # In the page: the time of the last pointer press, and of the last change of the parameter count.
@@ -55,9 +75,163 @@ def steps() -> list[tuple[str, str]]:
     return out[:20]
 
 
+def edit_name(edit: tuple) -> str:
+    kind = edit[0]
+    if kind == "inspector":
+        return f"layer {edit[1]} -> {edit[2]}"
+    if kind == "swap":
+        return f"swap {edit[2]} -> {edit[3]} in {edit[1]}"
+    return f"recipe {edit[1]}" if kind == "recipe" else "undo"
+
+
+def wait_text(page, selector: str, text: str, timeout: float = EDIT_TIMEOUT_MS) -> None:
+    page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
+                           arg=[selector, text], timeout=timeout)
+
+
+def wait_layer(page, prefix: str, timeout: float = EDIT_TIMEOUT_MS) -> None:
+    page.wait_for_function("p => { const e = document.querySelector('#inspect-layer input');"
+                           " return e && e.value.startsWith(p); }", arg=prefix, timeout=timeout)
+
+
+def prepare_edit(page, edit: tuple):
+    """Everything before the timed press; returns the button to press."""
+    kind = edit[0]
+    if kind == "inspector":
+        i, module = edit[1], edit[2]
+        page.locator(f'#graph svg g.node[data-index="{i}"]').click()
+        wait_layer(page, f"{i} ")
+        page.get_by_label(INSPECT_BLOCK, exact=True).click()
+        option = re.compile(rf"(^|[^A-Za-z0-9_]){re.escape(module)} — ")  # "C3 —", not "C3Ghost —" / "xC3 —"
+        page.get_by_role("option").filter(has_text=option).first.click()
+        wait_text(page, "#inspect-message", f"Preview — layer {i} ")  # on_preview's line, not on_block's
+        return page.locator("#inspect-apply")
+    if kind == "recipe":
+        return page.locator("#edit-apply-recipe")  # the recipe dropdown's default: ghost
+    if kind == "swap":
+        page.locator("#edit-section").get_by_text(edit[1], exact=True).click()
+        return page.locator("#edit-apply-swap")  # Replace / With default to Conv / GSConv
+    return page.locator("#edit-undo")
+
+
+def after_edit(page, edit: tuple) -> None:
+    """Wait for the edit's own follow-up to show (so it does not load the next timed edit)."""
+    if edit[0] == "inspector":
+        wait_layer(page, f"{edit[1]} {edit[2]}")  # the inspector's refresh for the new design
+    else:
+        wait_text(page, "#edit-message", "Undid" if edit[0] == "undo" else "Applied")
+
+
+def browser_edits(page) -> list[dict]:
+    """The EDITS in the page, each timed from the press on its Apply / Undo button to the count change."""
+    out = []
+    page.get_by_text("Edit blocks").click()
+    for edit in EDITS:
+        row = {"kind": edit[0], "edit": edit_name(edit), "ok": False}
+        out.append(row)
+        try:
+            button = prepare_edit(page, edit)
+            page.wait_for_timeout(SETTLE_MS)
+            row["params_before"] = before = params_on_page(page)
+            page.evaluate("() => { window.__t1 = 0; }")
+            t0 = time.perf_counter()
+            button.click()
+            row["params_after"] = wait_params_change(page, before, timeout=EDIT_TIMEOUT_MS)
+            row["playwright_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            t = page.evaluate("() => [window.__t0, window.__t1]")
+            if t[1] <= t[0]:
+                raise RuntimeError("the observer saw no change after the press")
+            row["browser_ms"] = round(t[1] - t[0], 1)
+            row["ok"] = True
+            after_edit(page, edit)
+        except Exception as err:  # a timeout or a refusal: recorded, the next edit goes on
+            row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+    return out
+
+
+def default_state(h) -> dict:
+    """The page's first design (preset yolov8n), evaluated, as the session state holds it."""
+    result = h.evaluate(h.source(preset=h.DEFAULT_PRESET), 640)
+    return {"yaml": result["yaml"], "name": result["name"], "counts": result["counts"], "nc": result["nc"]}
+
+
+def inspector_texts(ins, gi, st: dict, i: int, module: str) -> tuple[int, list[str]]:
+    """(n, field texts) the inspector's form shows for layer i of the design once `module` is picked."""
+    form = gi.form(ins._spec(st, 640), i, module, 640)
+    texts = [f.text for f in form.fields]
+    return form.n, texts + [""] * (ins.MAX_FIELDS - len(texts))
+
+
+def server_edits() -> list[dict]:
+    """The server side of EDITS, from the default design with the caches cleared (as a fresh server):
+    app/handlers.edit_design called directly (cold, then warm), and the buttons' handlers."""
+    from app import edit_panel as ep
+    from app import handlers as h
+    from app import inspector as ins
+    from graph import inspect as gi
+
+    rows = [{} for _ in EDITS]
+    # 1. handlers.edit_design (undo: handlers.evaluate of the restored text, which is what it runs)
+    h.evaluate.cache_clear()
+    st, undo = default_state(h), []
+    for edit, row in zip(EDITS, rows):
+        kind = edit[0]
+        if kind == "undo":
+            text = undo.pop()
+            t0 = time.perf_counter()
+            result = h.evaluate(text, 640, st["name"])
+            row["server_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            st = {**st, "yaml": text, "counts": result["counts"]}
+            row["server_params"] = result["counts"]["params"]
+            continue
+        if kind == "inspector":
+            n, texts = inspector_texts(ins, gi, st, edit[1], edit[2])
+            steps, _ = ins._edit(edit[1], edit[2], n, texts, 640, st)
+        elif kind == "recipe":
+            steps = [("recipe", edit[1])]
+        else:
+            steps, _ = ep._swap_steps(edit[2], edit[3], edit[1], "")
+        t0 = time.perf_counter()
+        result = h.edit_design(st["yaml"], steps, 640, st["name"])
+        row["server_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        t0 = time.perf_counter()
+        h.edit_design(st["yaml"], steps, 640, st["name"])
+        row["server_warm_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        if not result["ok"]:
+            row["server_error"] = result["error"]
+            continue
+        undo.append(st["yaml"])
+        st = {**st, "yaml": result["yaml"], "counts": result["counts"]}
+        row["server_params"] = result["counts"]["params"]
+
+    # 2. the handlers the buttons call (their outputs: summary, svg, table, yaml file, history, ...), the
+    # inspector's preview run first, untimed, as in the page
+    h.evaluate.cache_clear()
+    st = default_state(h)
+    for edit, row in zip(EDITS, rows):
+        kind = edit[0]
+        if kind == "inspector":
+            n, texts = inspector_texts(ins, gi, st, edit[1], edit[2])
+            ins.on_preview(edit[1], edit[2], n, *texts, 640, st)
+            t0 = time.perf_counter()
+            out = ins.on_apply(edit[1], edit[2], n, *texts, 640, st)
+        else:
+            t0 = time.perf_counter()
+            out = (ep.on_recipe(edit[1], 640, st) if kind == "recipe" else ep.on_undo(640, st) if kind == "undo"
+                   else ep.on_swap(edit[2], edit[3], edit[1], "", 640, st))
+        row["handler_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        if isinstance(out[6], dict) and "yaml" in out[6]:
+            st = out[6]
+    return rows
+
+
 def p95(values: list[float]) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+
+
+def _stat(fn, values: list[float]):
+    return round(fn(values), 1) if values else None
 
 
 def main() -> None:
@@ -92,6 +266,11 @@ def main() -> None:
             wait_params_change(page, before)
             driver_ms.append((time.perf_counter() - t0) * 1000)
             browser_ms.append(page.evaluate("() => window.__t1 - window.__t0"))
+        # the edits: a fresh session, so the default design again
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#summary #stat-params")
+        page.evaluate(WATCH)
+        edits = browser_edits(page)
         b.close()
     stop()
 
@@ -104,21 +283,50 @@ def main() -> None:
         h.evaluate(h.picks_source(backbone, "yolov8-pan", "yolov8", scale, 80), 640)  # what on_picks does
         server_ms.append((time.perf_counter() - t0) * 1000)
 
+    for row, server in zip(edits, server_edits()):
+        row.update(server)
+        if row["ok"] and row.get("params_after") != server.get("server_params"):
+            row["ok"] = False
+            row["error"] = f"page shows {row.get('params_after')}, server says {server.get('server_params')}"
+    done = [e for e in edits if e["ok"]]
+    e_browser = [e["browser_ms"] for e in done]
+    e_handler = [e["handler_ms"] for e in done]
+    applied = [e for e in done if e["kind"] != "undo"]
+    by_kind = lambda pred: [e["browser_ms"] for e in done if pred(e["kind"])]  # noqa: E731
+
     result = {
-        "benchmark": "picker change -> updated numbers on the page (Chromium, local server)",
+        "benchmark": "picker change / block edit -> updated numbers on the page (Chromium, local server)",
         "changes": [{"picker": lbl, "value": v, "browser_ms": round(b_, 1), "server_ms": round(s, 1),
                      "playwright_ms": round(d, 1)}
                     for (lbl, v), b_, s, d in zip(plan, browser_ms, server_ms, driver_ms)],
         "browser_median_ms": round(statistics.median(browser_ms), 1), "browser_p95_ms": round(p95(browser_ms), 1),
         "server_median_ms": round(statistics.median(server_ms), 1), "server_p95_ms": round(p95(server_ms), 1),
         "playwright_median_ms": round(statistics.median(driver_ms), 1),
+        "edits": edits,
+        "edit_summary": {
+            "timed": len(edits), "failed": len(edits) - len(done),
+            "browser_median_ms": _stat(statistics.median, e_browser), "browser_p95_ms": _stat(p95, e_browser),
+            "inspector_browser_median_ms": _stat(statistics.median, by_kind(lambda k: k == "inspector")),
+            "panel_browser_median_ms": _stat(statistics.median, by_kind(lambda k: k != "inspector")),
+            "server_edit_design_median_ms": _stat(statistics.median, [e["server_ms"] for e in applied]),
+            "server_edit_design_p95_ms": _stat(p95, [e["server_ms"] for e in applied]),
+            "server_edit_design_warm_median_ms": _stat(statistics.median, [e["server_warm_ms"] for e in applied]),
+            "server_undo_evaluate_median_ms": _stat(statistics.median,
+                                                    [e["server_ms"] for e in done if e["kind"] == "undo"]),
+            "handler_median_ms": _stat(statistics.median, e_handler), "handler_p95_ms": _stat(p95, e_handler),
+            "playwright_median_ms": _stat(statistics.median, [e["playwright_ms"] for e in done]),
+            "within_picker_budget": bool(e_browser) and len(done) == len(edits)
+            and statistics.median(e_browser) <= statistics.median(browser_ms) and p95(e_browser) <= p95(browser_ms),
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
     }
     out = os.path.join(ROOT, "bench", "results", "browser.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as fh:
         json.dump(result, fh, indent=1)
-    print(json.dumps({k: v for k, v in result.items() if k != "changes"}, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("changes", "edits")}, indent=1))
+    for e in edits:
+        print(e["edit"], e.get("browser_ms"), e.get("server_ms"), e.get("handler_ms"), e.get("error", ""))
     print(f"wrote {out}")
 
 

@@ -109,3 +109,12 @@ def test_the_form_follows_the_design(v8n):
     small = state_of("yolov5-shufflenetv2")
     gone = ins.on_refresh(30, 640, small, small["svg"])  # past the end of the new design: nothing selected
     assert gone[SEL] is None and gone[LAYER]["value"] is None and selected(gone[GRAPH]) == []
+
+
+def test_a_typed_or_stale_pick_gets_a_message_not_a_crash(v8n):
+    assert ins.on_select("4 C2f ×2 [64, True]", 640, v8n, v8n["svg"])[SEL] == 4  # typed text: its number
+    assert ins.on_select("nothing", 640, v8n, v8n["svg"])[SEL] is None
+    out = ins.on_block(1, "NoSuchBlock", 640, v8n)
+    assert "NoSuchBlock" in out[-1] and "yld-inspect-error" in out[-1]
+    assert "NoSuchBlock" in ins.on_preview(1, "NoSuchBlock", 1, *[""] * ins.MAX_FIELDS, 640, v8n)
+    assert "yld-error" in ins.on_delete(99, 640, v8n)[-2]
