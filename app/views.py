@@ -11,6 +11,13 @@ def _stat(label: str, value: str, key: str, raw=None, hint: str = "") -> str:
             f'<div class="yld-value" id="stat-{key}"{data}>{value}</div></div>')
 
 
+def _layers_hint(by: str) -> str:
+    """Whose summary line the layer count follows (graph/counts.py `layers_by`)."""
+    if by.startswith("Ultralytics"):
+        return f"leaf modules, as {by} counts them"
+    return f"modules, as {by or 'YOLOv5'} counts them"
+
+
 def summary_html(result: dict, change: str = "", imgsz: int = 640) -> str:
     c = result["counts"]
     cells = [
@@ -21,16 +28,21 @@ def summary_html(result: dict, change: str = "", imgsz: int = 640) -> str:
               "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised"),
         _stat("Fused GFLOPs", f"{c['fused_gflops']:.2f}", "fused-gflops", round(c["fused_gflops"], 4),
               "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised"),
-        _stat("Layers", f"{c['layers']}", "layers", c["layers"], "modules, counted as YOLO's summary line does"),
+        _stat("Layers", f"{c['layers']}", "layers", c["layers"], _layers_hint(c.get("layers_by", ""))),
         _stat("Weights", f"{c['params'] * 4 / 2**20:.2f} MB", "size", None, "fp32"),
     ]
+    ul = c.get("gflops_ultralytics", c["gflops"])
+    if abs(ul - c["gflops"]) > 0.005:
+        cells.insert(2, _stat("Ultralytics 8.4 GFLOPs", f"{ul:.2f}", "gflops-ul", round(ul, 4),
+                              "as Ultralytics 8.4 prints it: its thop's rules (nearest upsampling free), "
+                              "extrapolated from small stride-high images"))
     if abs(c["gflops_stride"] - c["gflops"]) > 0.005:
         cells.insert(2, _stat("YOLO-style GFLOPs", f"{c['gflops_stride']:.2f}", "gflops-yolo",
-                              round(c["gflops_stride"], 4)))
+                              round(c["gflops_stride"], 4), "as YOLOv5 7.0 prints it"))
     why = ""
     if abs(c["gflops_stride"] - c["gflops"]) > 0.005:
-        why = ('<div class="yld-why">YOLOv5 / Ultralytics print the YOLO-style figure: they count one '
-               '32-pixel image and scale by area, which overstates layers whose cost does not grow with the '
+        why = ('<div class="yld-why">YOLOv5 prints the YOLO-style figure: it counts one '
+               '32-pixel image and scales by area, which overstates layers whose cost does not grow with the '
                'image (squeeze-and-excite).</div>')
     delta = f'<div class="yld-change" id="stat-change">{escape(change)} vs previous design</div>' if change else ""
     notes = "".join(f'<div class="yld-note">{escape(n)}</div>' for n in result.get("notes", []))
@@ -56,6 +68,12 @@ CSS = """
 .yld-change {margin-top: 8px; font-weight: 600; color: #0f766e;}
 .yld-error {color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px; padding: 8px 10px;
             font-family: ui-monospace, monospace; font-size: 0.85rem;}
+.yld-field-msg {color: #92400e; background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px;
+                 padding: 6px 10px; font-size: 0.85rem; margin-top: 4px;}
+.yld-field-ok {display: none;}
+.yld-stopping {color: #92400e; background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px;
+               padding: 6px 10px; font-size: 0.85rem; margin-top: 6px;}
+#train-progress .yld-note {margin-top: 2px;}
 .yld-table {border-collapse: collapse; margin-top: 6px;}
 .yld-table td, .yld-table th {border: 1px solid #e2e8f0; padding: 4px 10px; text-align: right;}
 #graph {overflow: auto; max-height: 900px; border: 1px solid #e2e8f0; border-radius: 10px; background: white;}

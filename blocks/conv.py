@@ -5,10 +5,18 @@ Structure as in YOLOv5 v7.0 / Ultralytics `Conv` (bias-free conv, BatchNorm, SiL
 counts agree with their summaries. Each Conv owns its activation module; nothing is shared through
 class attributes (upstream's Convs share one SiLU, `Conv.default_act`: the registry's `shared_act`
 tells graph/counts.py, which counts modules as their summaries do).
+
+The yaml's `activation:` key (YOLOv5 and Ultralytics set `Conv.default_act` from it, process-wide)
+is here a context around building one model (`default_activation`, used by graph/model.py): every
+Conv built with `act=True` inside it, the ones inside other blocks included, gets that activation.
+Outside any context it is SiLU.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -18,10 +26,34 @@ from .registry import (BOTH, EXAMPLE_DOWN, ONCE, SAME, SUM, Arg, c2_arg, conv_si
                        stride_of)
 
 
-def _silu_shared(m) -> bool:
-    """Is this Conv's activation the SiLU upstream shares? There `act=True` is the class-wide
-    `Conv.default_act`, one module for every Conv and DWConv."""
-    return type(m.act) is nn.SiLU
+# The activation factory of the model being built (None: SiLU). Set only by `default_activation`.
+_DEFAULT_ACT: contextvars.ContextVar[Callable[[], nn.Module] | None] = contextvars.ContextVar(
+    "default_act", default=None)
+
+
+@contextlib.contextmanager
+def default_activation(factory: Callable[[], nn.Module] | None):
+    """Within the block, Convs built with `act=True` get `factory()` (None: SiLU), as upstream's
+    `Conv.default_act = <yaml activation>` does, without changing anything for other models."""
+    token = _DEFAULT_ACT.set(factory)
+    try:
+        yield
+    finally:
+        _DEFAULT_ACT.reset(token)
+
+
+def default_act() -> nn.Module:
+    """A new module of the activation in force (see `default_activation`)."""
+    factory = _DEFAULT_ACT.get()
+    return factory() if factory is not None else nn.SiLU()
+
+
+def _silu_shared(m) -> bool | str:
+    """Is this Conv's activation one upstream shares? There `act=True` is the class-wide
+    `Conv.default_act` (SiLU, or the yaml's `activation:`), one module for every Conv and DWConv.
+    A Conv's `default_act` may instead name another shared one (graph/counts.py counts each name
+    once): upstream's end-to-end heads deep-copy their branches, and each copy shares its own."""
+    return getattr(m, "default_act", False)
 
 
 def autopad(k, p=None, d=1):
@@ -38,7 +70,7 @@ CONV_ARGS = (
     Arg("p", "int?", None, "padding (None = same)", low=0, high=16),
     Arg("g", "int", 1, "groups", low=1),
     Arg("d", "int", 1, "dilation", low=1, high=8),
-    Arg("act", "bool", True, "SiLU activation (False = none)"),
+    Arg("act", "bool", True, "activation: SiLU, or the yaml's activation: (False = none)"),
 )
 
 
@@ -51,7 +83,8 @@ class Conv(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)
         self.bn = nn.BatchNorm2d(c2)
-        self.act = act if isinstance(act, nn.Module) else (nn.SiLU() if act else nn.Identity())
+        self.default_act = act is True  # upstream: `act is True` takes the shared Conv.default_act
+        self.act = act if isinstance(act, nn.Module) else (default_act() if act else nn.Identity())
 
     def forward(self, x):
         return self.act(self.bn(self.conv(x)))
@@ -138,6 +171,6 @@ register("nn.Upsample", family="conv", summary="nearest-neighbour upsampling (x2
                Arg("scale_factor", "float", 2.0, "upsampling factor", low=1, high=8),
                Arg("mode", "str", "nearest", "interpolation", choices=("nearest", "bilinear"))),
          channels=SAME, stride=lambda a: 1 / a["scale_factor"], check=_upsample_check,
-         aliases=("Upsample",), upstream=BOTH,
+         aliases=("Upsample", "torch.nn.Upsample"), upstream=BOTH,
          reach=lambda a, n: 2 if a["mode"] == "bilinear" else 1,  # bilinear mixes two neighbours
          example=(EXAMPLE_DOWN, (-1, 1, "Conv", (32, 3, 2)), (-1, 1, "nn.Upsample", (None, 2, "nearest"))))(nn.Upsample)

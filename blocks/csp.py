@@ -1,4 +1,4 @@
-"""CSP family: Bottleneck, C3 (YOLOv5), C2f (YOLOv8), SPP and SPPF.
+"""CSP family: Bottleneck, C3 (YOLOv5), C2f (YOLOv8), SPP and SPPF (YOLOv5 and YOLO26 forms).
 
 Structures as YOLOv5 v7.0 / Ultralytics define them (facts read from their papers and model
 summaries; code written here), so parameter counts agree with their printed summaries.
@@ -30,6 +30,29 @@ class Bottleneck(nn.Module):
     def forward(self, x):
         y = self.cv2(self.cv1(x))
         return x + y if self.add else y
+
+
+def _two_odd_kernels(layer) -> str | None:
+    k = layer.args["k"]
+    if not isinstance(k, tuple) or len(k) != 2:
+        return f"k is the two convs' kernel sizes, [k1, k2] (Ultralytics' default [3, 3]), got {k!r}"
+    if any(x % 2 == 0 for x in k):
+        return f"kernel sizes must be odd to keep the map size, got {list(k)}"
+    return None
+
+
+# Ultralytics' Bottleneck is another block under the same name: its args are (c2, shortcut, g, k, e)
+# and its default k is (3, 3), where YOLOv5's are (c2, shortcut, g, e) and 1x1 then 3x3. Both keep
+# e = 0.5. (C3 is one block in both: its inner Bottlenecks are 1x1 then 3x3, e = 1.0, in each.)
+@register("Bottleneck", dialect=ULTRALYTICS, summary="3x3 Conv then 3x3 Conv with a residual add (Ultralytics)",
+          source="Ultralytics (YOLOv3 / ResNet)", check=_two_odd_kernels, upstream=(ULTRALYTICS,),
+          args=(c2_arg(), SHORTCUT, GROUPS, Arg("k", "ints", (3, 3), "kernel sizes of the two convs", low=1, high=15),
+                e_arg()),
+          reach=lambda a, n: a["k"][0] + a["k"][1] - 1 if isinstance(a["k"], tuple) else 2 * a["k"] - 1,
+          example=(EXAMPLE_DOWN, (-1, 2, "Bottleneck", (32,)), (-1, 1, "Bottleneck", (48, False, 1, (1, 5), 0.25))))
+class BottleneckUltralytics(Bottleneck):
+    def __init__(self, c1, c2, shortcut=True, g=1, k=(3, 3), e=0.5):
+        super().__init__(c1, c2, shortcut, g, e=e, k=k)
 
 
 @register("C3", summary="CSP bottleneck with 3 convs: two 1x1 branches, n Bottlenecks on one",
@@ -95,20 +118,32 @@ class SPP(nn.Module):
         return self.cv2(torch.cat([x] + [m(x) for m in self.m], 1))
 
 
-@register("SPPF", summary="fast SPP: one 5x5 max-pool applied three times in series",
-          source="YOLOv5 v6 / Ultralytics", check=odd_pools, reach=lambda a, n: 1 + 3 * (a["k"] - 1),
-          args=(c2_arg(), Arg("k", "int", 5, "pool size", low=1, high=31)), upstream=BOTH,
-          example=(EXAMPLE_DOWN, (-1, 1, "SPPF", (32, 5))))
+def _sppf_reach(a, n):
+    return 1 + (3 if a["n"] is None else a["n"]) * (a["k"] - 1)  # n k x k pools in series
+
+
+@register("SPPF", summary="fast SPP: one k x k max-pool applied n (3) times in series, all concatenated",
+          source="YOLOv5 v6 / Ultralytics (YOLO26: n pools, linear cv1, shortcut)", check=odd_pools,
+          reach=_sppf_reach, upstream=BOTH,
+          args=(c2_arg(), Arg("k", "int", 5, "pool size", low=1, high=31),
+                Arg("n", "int?", None, "pools in series; written (YOLO26's form) the first 1x1 Conv is linear, "
+                                       "as upstream; None = 3 and the classic activated form", low=1, high=8),
+                Arg("shortcut", "bool", False, "add the input to the output when c_in == c2 (YOLO26)")),
+          example=(EXAMPLE_DOWN, (-1, 1, "SPPF", (32, 5)), (-1, 1, "SPPF", (32, 5, 3, True)),
+                   (-1, 1, "SPPF", (48, 3, 2))))
 class SPPF(nn.Module):
-    def __init__(self, c1, c2, k=5):
+    def __init__(self, c1, c2, k=5, n=None, shortcut=False):
         super().__init__()
         c_ = c1 // 2
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c_ * 4, c2, 1, 1)
+        self.n = 3 if n is None else n
+        self.cv1 = Conv(c1, c_, 1, 1, act=n is None)  # upstream: linear unless the yaml row is [c2] / [c2, k]
+        self.cv2 = Conv(c_ * (self.n + 1), c2, 1, 1)
         self.m = nn.MaxPool2d(k, 1, k // 2)
+        self.add = shortcut and c1 == c2
 
     def forward(self, x):
         y = [self.cv1(x)]
-        for _ in range(3):
+        for _ in range(self.n):
             y.append(self.m(y[-1]))
-        return self.cv2(torch.cat(y, 1))
+        y = self.cv2(torch.cat(y, 1))
+        return x + y if self.add else y

@@ -111,7 +111,19 @@ class BlockInfo:
     # (graph/receptive.py: rf_out = rf_in + (reach - 1) * jump_in). None: read off the args, a
     # `d`-dilated `k` x `k` window (1 without a `k`) -- right for a single conv, a pool or a
     # point-wise op. Composite blocks give their own: (args, n) -> cells, `n` for repeat=INSIDE.
+    # Attention (PSA, area attention, transformer layers) mixes every position of the map; like
+    # squeeze-and-excite's global pool that mixing is left out of receptive fields, and `reach` counts
+    # the local path (attention as if each position attended to itself). Their modules carry
+    # `attend_globally`, which tests/test_receptive.py turns off to measure that local path.
     reach: Callable[[dict, int], int] | None = None
+    # Rewrites the yaml args for the model's scale (n / s / m / l / x, or None) before they are bound,
+    # as upstream's parse_model does for some blocks (C3k2 takes c3k=True at m / l / x; A2C2f
+    # appends residual, mlp_ratio on l / x): (written args, scale) -> args. graph/resolve.py applies it.
+    scale_rule: Callable[[tuple, str | None], tuple] | None = None
+    # Upstream's parse_model clears its `legacy` flag when a model uses this block (C3k2, A2C2f,
+    # C2fCIB): the anchor-free Detect of such a model builds YOLO11's lighter, depth-wise class
+    # branch (`LayerGraph.legacy`).
+    clears_legacy: bool = False
 
     def make(self, *args, **kwargs) -> nn.Module:
         """A module of this block from its constructor args (`build`, or else `cls`)."""
@@ -149,6 +161,10 @@ class BlockInfo:
 
 REGISTRY: dict[str, BlockInfo] = {}
 _BY_CLASS: dict[type, BlockInfo] = {}
+# A yaml name that the two dialects build differently (YOLOv5's Bottleneck is 1x1 then 3x3, Ultralytics'
+# 3x3 then 3x3 with `k` among its args): (dialect, name) -> that dialect's form. REGISTRY keeps the
+# default form (the one the catalogue lists); `get_block(name, dialect)` picks.
+DIALECT_FORMS: dict[tuple[str, str], BlockInfo] = {}
 
 
 class UnknownBlock(KeyError):
@@ -165,22 +181,29 @@ def register(name: str, **info) -> Callable[[type], type]:
     """Class decorator: `@register("C3", summary=..., source=..., args=(...), repeat=INSIDE)`.
 
     Also callable as `register("nn.Upsample", family="conv", ...)(nn.Upsample)` for a class
-    defined elsewhere."""
+    defined elsewhere. `dialect="ultralytics"` registers that dialect's form of a name already
+    registered (DIALECT_FORMS)."""
 
     def deco(cls: type) -> type:
         family = info.pop("family", cls.__module__.rsplit(".", 1)[-1])
+        dialect = info.pop("dialect", None)
         entry = BlockInfo(name=name, cls=cls, family=family, **info)
+        table = REGISTRY if dialect is None else DIALECT_FORMS
         for key in (name, *entry.aliases):
-            if key in REGISTRY:
+            key = key if dialect is None else (dialect, key)
+            if key in table:
                 raise ValueError(f"block name {key!r} registered twice")
-            REGISTRY[key] = entry
+            table[key] = entry
         _BY_CLASS.setdefault(cls, entry)
         return cls
 
     return deco
 
 
-def get_block(name: str) -> BlockInfo:
+def get_block(name: str, dialect: str | None = None) -> BlockInfo:
+    """The entry of a yaml name; with a dialect, that dialect's own form where it has one."""
+    if dialect is not None and isinstance(name, str) and (dialect, name) in DIALECT_FORMS:
+        return DIALECT_FORMS[(dialect, name)]
     if not isinstance(name, str) or name not in REGISTRY:
         text = name if isinstance(name, str) else repr(name)
         close = difflib.get_close_matches(text, list(REGISTRY), n=3, cutoff=0.6)

@@ -1,6 +1,9 @@
 """The head table: everything that differs between detection-head families outside the head module
 itself, in one row per head class (blocks/heads.py) — what people call it, its training loss, how its
-eval output decodes to candidate boxes, that output's layout, and the ONNX export's dynamic axes.
+eval output decodes to candidate boxes (through NMS or not), that output's layout, the ONNX export's
+dynamic axes and how two of its outputs compare (onnxruntime against PyTorch). Rows: anchor-based
+(YOLOv5), anchor-free (YOLOv8 / YOLO11, DFL or reg_max 1), end-to-end (YOLO26's `end2end: True`,
+YOLOv10's v10Detect: (B, 300, 6) = [x1, y1, x2, y2, score, class], no NMS).
 
 Everything else asks `head_kind(model or head)` and reads the row; no other code branches on a head's
 class or name (where only text is at hand, an ONNX file's head, `head_kind(row.name)` finds the row:
@@ -14,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn as nn
 
-from blocks.heads import DetectAnchor, DetectDFL
+from blocks.heads import DetectAnchor, DetectDFL, DetectE2E, DetectV10
 
+from .train.boxes import xywh2xyxy
 from .train.loss import DetectionLossAnchor, DetectionLossDFL
+from .train.loss_e2e import DetectionLossE2E
 
 
 class UnknownHead(TypeError, ValueError):
@@ -31,12 +37,17 @@ class HeadKind:
     cls: type[nn.Module]  # the head class: the row's key
     label: str  # what people read (the export summary, the page)
     loss: type  # the training loss (engine/train/loss.py): loss(head, **gains)
-    # One image's rows (N, extra + nc) -> (xywh (n, 4), score (n,), class (n,)) in input pixels: the
-    # candidates before the confidence filter and NMS (rows it drops are below `conf` anyway).
+    # One image's rows (N, channels) -> (xyxy (n, 4), score (n,), class (n,)) in input pixels: the
+    # candidates before the confidence filter and NMS (rows it drops are below `conf` anyway, or padding).
     decode: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
     channel_axis: int  # the axis of the eval output (B, ., .) that holds a box's channels: 2 (B, N, C), 1 (B, C, N)
-    extra: int  # a box's channels besides the class scores: xywh + obj = 5, xywh = 4
+    extra: int  # a box's channels besides the class scores: xywh + obj = 5, xywh = 4; all of them without per_class
     onnx_axes: dict  # dynamic axes of the export's `output0` (with `dynamic`)
+    per_class: bool = True  # a score channel per class (False: one row per detection, its class a channel)
+    rows_fixed: int | None = None  # the number of rows when it is fixed (end-to-end: max_det), else one per anchor
+    nms: bool = True  # candidates go through NMS (end-to-end heads: already one box per object, best first)
+    # How far apart two eval outputs of this head are (export: onnxruntime against PyTorch), as numpy arrays.
+    compare: Callable[[np.ndarray, np.ndarray], float] = lambda a, b: float(np.abs(a - b).max(initial=0.0))
 
     @property
     def name(self) -> str:
@@ -45,16 +56,17 @@ class HeadKind:
 
     @property
     def layout(self) -> str:
-        """The eval output's shape, in words: "(B, N, 5 + nc)"."""
-        c = f"{self.extra} + nc"
-        return f"(B, N, {c})" if self.channel_axis == 2 else f"(B, {c}, N)"
+        """The eval output's shape, in words: "(B, N, 5 + nc)", "(B, 300, 6)"."""
+        c, n = f"{self.extra} + nc" if self.per_class else str(self.extra), self.rows_fixed or "N"
+        return f"(B, {n}, {c})" if self.channel_axis == 2 else f"(B, {c}, {n})"
 
     def channels(self, nc: int) -> int:
-        return self.extra + nc
+        return self.extra + nc if self.per_class else self.extra
 
     def matches(self, out: torch.Tensor, nc: int) -> bool:
         """Is `out` this head's eval output for `nc` classes?"""
-        return out.ndim == 3 and out.shape[self.channel_axis] == self.channels(nc)
+        rows_ok = self.rows_fixed is None or out.shape[3 - self.channel_axis] == self.rows_fixed
+        return out.ndim == 3 and out.shape[self.channel_axis] == self.channels(nc) and rows_ok
 
     def rows(self, out: torch.Tensor) -> torch.Tensor:
         """The eval output as (B, N, extra + nc): one row per candidate box."""
@@ -65,20 +77,46 @@ def decode_anchor_based(p: torch.Tensor, conf: float):
     """[cx, cy, w, h, obj, cls...] rows: score = obj * the best class probability."""
     p = p[p[:, 4] >= conf]  # score = obj * cls <= obj: a cheap pre-filter
     score, cls = (p[:, 5:] * p[:, 4:5]).max(1)
-    return p[:, :4], score, cls
+    return xywh2xyxy(p[:, :4]), score, cls
 
 
 def decode_anchor_free(p: torch.Tensor, conf: float):
     """[cx, cy, w, h, cls...] rows: score = the best class probability."""
     score, cls = p[:, 4:].max(1)
-    return p[:, :4], score, cls
+    return xywh2xyxy(p[:, :4]), score, cls
 
 
+def decode_end2end(p: torch.Tensor, conf: float):
+    """[x1, y1, x2, y2, score, class] rows, best first; the padding rows (score 0) are no candidates."""
+    p = p[p[:, 4] > 0]
+    return p[:, :4], p[:, 4], p[:, 5].round().long()
+
+
+def compare_end2end(a: np.ndarray, b: np.ndarray, tol: float = 1e-3) -> float:
+    """How far apart two (B, k, 6) end-to-end outputs are, ties forgiven: rows whose scores differ by
+    less than rounding may come in either order, and at the cut (the k-th score) any of the tied
+    rows may make it. The score columns (best first) must agree; every row above the cut, of either
+    output, is matched to the closest row of the other with its class and nearly its score."""
+    worst = float(np.abs(a[..., 4] - b[..., 4]).max(initial=0.0))
+    for x, y in ((a, b), (b, a)):
+        for xi, yi in zip(x, y):
+            cut = max(xi[:, 4].min(initial=np.inf), yi[:, 4].min(initial=np.inf)) + tol
+            xi = xi[xi[:, 4] > cut]
+            d = np.abs(xi[:, None, :5] - yi[None, :, :5]).max(-1)  # (n, k)
+            d[(np.abs(xi[:, None, 4] - yi[None, :, 4]) > tol) | (xi[:, None, 5] != yi[None, :, 5])] = np.inf
+            worst = max(worst, float(d.min(1, initial=np.inf).max(initial=0.0)))
+    return worst
+
+
+E2E = dict(channel_axis=2, extra=6, per_class=False, rows_fixed=DetectE2E.max_det, nms=False,
+           onnx_axes={0: "batch"}, compare=compare_end2end)
 HEADS: dict[type, HeadKind] = {row.cls: row for row in (
     HeadKind(DetectAnchor, "anchor-based (YOLOv5)", DetectionLossAnchor, decode_anchor_based,
              channel_axis=2, extra=5, onnx_axes={0: "batch", 1: "anchors"}),
     HeadKind(DetectDFL, "anchor-free (YOLOv8)", DetectionLossDFL, decode_anchor_free,
              channel_axis=1, extra=4, onnx_axes={0: "batch", 2: "anchors"}),
+    HeadKind(DetectE2E, "end-to-end (YOLO26)", DetectionLossE2E, decode_end2end, **E2E),
+    HeadKind(DetectV10, "end-to-end (YOLOv10)", DetectionLossE2E, decode_end2end, **E2E),
 )}
 
 

@@ -76,6 +76,10 @@ def _coerce(kind: str, value):
     if kind == "anchors":
         if value is None:
             return None
+        if isinstance(value, int) and not isinstance(value, bool):  # `anchors: 3`: 3 per level, placed later
+            if not 1 <= value <= 16:
+                raise ValueError("expects a count of anchors per level from 1 to 16")
+            return value
         if not isinstance(value, (list, tuple)) or not value or not all(
                 isinstance(lv, (list, tuple)) and lv for lv in value):
             raise ValueError("expects anchors: one list of pixel sizes [w, h, w, h, ...] per level")

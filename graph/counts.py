@@ -1,10 +1,15 @@
 """count: LayerGraph -> Counts, the numbers the page shows on every click.
 
 - params: as YOLOv5 / Ultralytics summaries print them (every parameter, DFL's fixed conv included).
-- gflops: 2 x multiply-adds of one forward at the real image size, thop's rules (graph/flops.py).
-- gflops_stride: the YOLOv5 / Ultralytics shortcut — count at one stride-sized image (the largest
-  stride, at least 32) and scale by (imgsz / stride)^2. It overstates layers whose cost does not
+- layers: as the summary line of the file's own tool counts them (`layers_by` says which): YOLOv5
+  7.0 every module (`len(list(model.modules()))`), Ultralytics 8.4 the leaf modules (modules without
+  children); both see upstream's shared `Conv.default_act` once.
+- gflops: 2 x multiply-adds of one forward at the real image size, thop 0.1.1's rules (graph/flops.py).
+- gflops_stride: YOLOv5 7.0's printed figure — thop 0.1.1 at one stride-sized image (the largest
+  stride, at least 32) scaled by (imgsz / stride)^2. It overstates layers whose cost does not
   grow with the image (squeeze-and-excite FCs), which is why both are given.
+- gflops_ultralytics: Ultralytics 8.4's printed figure — ultralytics-thop's rules on stride-high
+  proxy images, extrapolated to the image (graph/flops.py `ultralytics_macs`).
 - fused_*: after every BatchNorm is folded and RepVGG blocks re-parameterised (the deploy form).
 
 Everything is counted on the meta device: no weights are allocated, only shapes flow.
@@ -21,7 +26,7 @@ import torch.nn as nn
 from blocks import info_of
 
 from .errors import SpecError
-from .flops import LayerFailed, layer_macs
+from .flops import LayerFailed, layer_macs, ultralytics_macs
 from .model import DetectionModel, checked_params, count_params
 from .resolve import LayerGraph
 
@@ -31,14 +36,16 @@ NOT_BY_AREA = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Linear)
 
 @dataclass
 class Counts:
-    layers: int  # modules in the model, as YOLO's summary line counts them
+    layers: int  # modules in the model, as the summary line of the file's tool counts them
     params: int
     gflops: float
-    gflops_stride: float
+    gflops_stride: float  # as YOLOv5 7.0 prints it
     fused_params: int
     fused_gflops: float
     imgsz: int
     per_layer: list[dict]
+    gflops_ultralytics: float = 0.0  # as Ultralytics 8.4 prints it
+    layers_by: str = ""  # whose convention `layers` follows: "YOLOv5 7.0" | "Ultralytics 8.4"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,13 +93,16 @@ def _count(graph: LayerGraph) -> Counts:
             "out_shape": list(node.shape) if node.c_out else None, "stride": node.stride or None,
             "tap": node.tap or None, "gflops": 2 * mac / 1e9, "gflops_stride": 2 * mac_s * scale / 1e9,
         })
-    n_modules = yolo_layer_count(model)
+    ultralytics = graph.spec.dialect == "ultralytics"
+    n_layers = yolo_layer_count(model, leaves=ultralytics)
+    macs_ul = ultralytics_macs(model, graph.spec.ch, graph.imgsz, graph.max_stride)
     model.fuse()
     fused_macs = layer_macs(model, _image(graph, graph.imgsz))
     return Counts(
-        layers=n_modules, params=params, gflops=2 * sum(macs) / 1e9,
+        layers=n_layers, params=params, gflops=2 * sum(macs) / 1e9,
         gflops_stride=2 * sum(macs_stride) * scale / 1e9, fused_params=count_params(model),
         fused_gflops=2 * sum(fused_macs) / 1e9, imgsz=graph.imgsz, per_layer=per_layer,
+        gflops_ultralytics=2 * macs_ul / 1e9, layers_by=LAYERS_BY[ultralytics],
     )
 
 
@@ -112,17 +122,30 @@ def _checked_pass(graph: LayerGraph, model: DetectionModel) -> list[int]:
     return macs
 
 
-def yolo_layer_count(model: nn.Module) -> int:
-    """Modules as YOLOv5 / Ultralytics summaries count them: their Convs share one SiLU module
-    (counted once); ours each own theirs, so every activation a block's registry entry calls shared
-    (`BlockInfo.shared_act`) counts as one here."""
+LAYERS_BY = {False: "YOLOv5 7.0", True: "Ultralytics 8.4"}
+
+
+def yolo_layer_count(model: nn.Module, leaves: bool = False) -> int:
+    """Modules as YOLOv5's summary counts them (every module), or with `leaves` as Ultralytics 8.4's
+    does (modules without children). Upstream's Convs share one activation module (counted once);
+    ours each own theirs, so the activations a block's registry entry calls shared
+    (`BlockInfo.shared_act`: True, or a name when blocks share one of their own) count once per name.
+    A module no entry describes (a block's inner part) may say the same with its `default_act`
+    attribute (True, or the name of the module it shares upstream, e.g. RepConv's own SiLU)."""
     modules = list(model.modules())
-    acts = 0
+    acts, groups = 0, set()
     for m in modules:
         info = info_of(m)
-        if info is not None and info.shared_act is not None and info.shared_act(m):
+        if info is not None and info.shared_act is not None:
+            shared = info.shared_act(m)
+        else:
+            shared = getattr(m, "default_act", False)
+            shared = shared if shared is True or isinstance(shared, str) else False
+        if shared:
             acts += 1
-    return len(modules) - max(acts - 1, 0)
+            groups.add(shared if isinstance(shared, str) else "Conv.default_act")
+    counted = [m for m in modules if not leaves or not m._modules]
+    return len(counted) - (acts - len(groups))
 
 
 def _plain(value):

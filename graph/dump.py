@@ -41,9 +41,13 @@ def to_yaml(spec: ModelSpec, comments: dict[int, str] | None = None, title: str 
     else:
         out.append(f"depth_multiple: {_number(spec.depth_multiple)}  # layer repeats multiple")
         out.append(f"width_multiple: {_number(spec.width_multiple)}  # channels multiple")
-    if spec.anchors:
+    if isinstance(spec.anchors, int):
+        out.append(f"anchors: {spec.anchors}  # per level; placeholders until trained (see notes)")
+    elif spec.anchors:
         out.append("anchors:")
         out += [f"  - {_value(tuple(int(x) if x == int(x) else x for x in lv))}" for lv in spec.anchors]
+    if spec.activation:
+        out.append(f"activation: {spec.activation}")
     if spec.ch != 3:
         out.append(f"ch: {spec.ch}")
     for key, value in spec.extra:

@@ -59,9 +59,10 @@ def _with_refs(lay: LayerSpec, refs: list) -> LayerSpec:
     return dataclasses.replace(lay, from_=tuple(refs) if isinstance(lay.from_, tuple) else refs[0])
 
 
-def _info(name: str, layer: int | None = None) -> BlockInfo:
+def _info(name: str, layer: int | None = None, dialect: str | None = None) -> BlockInfo:
+    """The block of a yaml name (in `dialect`'s own form where it has one: blocks/registry.py)."""
     try:
-        return get_block(name)
+        return get_block(name, dialect)
     except UnknownBlock as err:
         raise SpecError(str(err), layer=layer, field="module") from None
 
@@ -112,7 +113,7 @@ def insert(spec: ModelSpec, after: int, row) -> Edited:
     p = after + 1
     section = spec.layers[max(after, 0)].section
     new = parse_row(row, p, section)
-    info = _info(new.module, p)
+    info = _info(new.module, p, spec.dialect)
     if info.channels == HEAD:
         raise SpecError("a model has one Detect layer, at the end; insert other blocks", layer=p, module=info.name)
     _check_args(spec, info, new.args, p)
@@ -148,7 +149,7 @@ def delete(spec: ModelSpec, index: int) -> Edited:
     """Layer `index` removed; refused while another layer reads it by index (see the docstring)."""
     d = _index(spec, index)
     gone = spec.layers[d]
-    info = _info(gone.module, d)
+    info = _info(gone.module, d, spec.dialect)
     if info.channels == HEAD:
         raise SpecError("the Detect layer cannot be deleted: a detector ends with one", layer=d, module=info.name)
     src = tuple(d + r if r < 0 else r for r in _refs(gone))
@@ -190,7 +191,7 @@ def set_arg(spec: ModelSpec, index: int, name: str, value) -> Edited:
     """One argument of layer `index` by its schema name; `n` sets the repeats."""
     i = _index(spec, index)
     lay = spec.layers[i]
-    info = _info(lay.module, i)
+    info = _info(lay.module, i, spec.dialect)
     value = _tupled(value)
     names = [a.name for a in info.args]
     if name == "n":
@@ -274,13 +275,13 @@ def swap(spec: ModelSpec, old: str, new: str, section: str = "all", where: dict 
     """Every `old` layer in `section` whose bound args equal `where` becomes a `new` layer."""
     if section not in SECTIONS:
         raise SpecError(f"section must be one of {', '.join(SECTIONS)}, got {section!r}", field="section")
-    o, nw = _info(old), _info(new)
+    o, nw = _info(old, dialect=spec.dialect), _info(new, dialect=spec.dialect)
     if (o.channels == HEAD) != (nw.channels == HEAD):
         raise SpecError(f"cannot swap {o.name} for {nw.name}: only a head replaces a head", field="module")
     layers, notes, changed = list(spec.layers), [], []
     for i, lay in enumerate(spec.layers):
         try:
-            if get_block(lay.module).name != o.name:
+            if get_block(lay.module, spec.dialect).name != o.name:
                 continue
         except UnknownBlock:
             continue

@@ -1,8 +1,18 @@
 """FLOPs the way YOLOv5 / Ultralytics report them: thop's counting rules (multiply-adds per module
 type, BatchNorm counted, activations / pooling / concat free), doubled into FLOPs by the caller.
 
+Two rule sets, because the two tools count with different thops:
+- RULES: thop 0.1.1, which YOLOv5 7.0 uses (exact module types; nearest upsampling 1 per output,
+  a transposed conv as out elements x in channels x k x k). `layer_macs` uses them by default.
+- UL_RULES: ultralytics-thop 2.2, which Ultralytics 8.4's `get_flops` uses (rules found through the
+  class hierarchy; nearest upsampling free; a transposed conv as in elements x out channels x k x k;
+  average pools by their windows; attention: nn.MultiheadAttention's products and the matrix products
+  a block's forward runs itself, outside any counted module). `ultralytics_macs` also reproduces how
+  8.4 gets to the image size: small stride-high proxy images, extrapolated (see there).
+
 Our own counter rather than thop itself so the count comes per layer and runs on the meta device
-(shapes only, no arithmetic); tests check it against `thop.profile` on real models.
+(shapes only, no arithmetic); tests check it against `thop.profile` on real models, and the
+Ultralytics figures against what Ultralytics 8.4 prints (tests/test_dialects.py).
 """
 from __future__ import annotations
 
@@ -41,6 +51,7 @@ RULES = {
     nn.AvgPool2d: lambda m, x, y: y.numel(),
     nn.AdaptiveAvgPool2d: _adaptive_avg,
     nn.Upsample: _upsample,
+    nn.ConvTranspose2d: _conv,  # thop 0.1.1 counts it as a conv: out elements x (in / groups) x k x k
 }
 
 
@@ -105,3 +116,204 @@ def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) ->
         for m in passthrough:
             del m.forward
     return macs
+
+
+# ---------------------------------------------------------------- Ultralytics 8.4 (ultralytics-thop 2.2)
+
+def _ul_conv(m, x, y):
+    return y.numel() * (x.shape[1] // m.groups) * math.prod(m.weight.shape[2:])
+
+
+def _ul_tconv(m, x, y):
+    return x.numel() * (y.shape[1] // m.groups) * math.prod(m.weight.shape[2:])
+
+
+def _ul_norm(m, x, y):
+    return 2 * x.numel() * (2 if getattr(m, "affine", False) or getattr(m, "elementwise_affine", False) else 1)
+
+
+def _ul_avgpool(m, x, y):
+    """One add per input of every window (padding counted where the pool counts it), one divide per output."""
+    k = (m.kernel_size,) * 2 if isinstance(m.kernel_size, int) else tuple(m.kernel_size)
+    s = (m.stride,) * 2 if isinstance(m.stride, int) else tuple(m.stride)
+    p = (m.padding,) * 2 if isinstance(m.padding, int) else tuple(m.padding)
+    windows = 1
+    for size, out, kk, ss, pp in zip(x.shape[-2:], y.shape[-2:], k, s, p):
+        lo, hi = (-pp, size + pp) if m.count_include_pad else (0, size)
+        windows *= sum(max(min(i * ss - pp + kk, hi) - max(i * ss - pp, lo), 0) for i in range(out))
+    return math.prod(x.shape[:-2]) * windows + y.numel()
+
+
+def _ul_adaptive_avg(m, x, y):
+    """The windows the pool really slices (output j of o over i inputs: [j*i//o, ceil((j+1)*i/o)))."""
+    total = 1
+    for i, o in zip(x.shape, y.shape):
+        total *= o if i == o else sum(-(-(j + 1) * i // o) - j * i // o for j in range(o))
+    return total + y.numel()
+
+
+def _ul_upsample(m, x, y):
+    per = {"nearest": 0, "nearest-exact": 0, "linear": 5, "bilinear": 11, "bicubic": 259, "trilinear": 31}
+    return per.get(m.mode, 0) * y.numel()
+
+
+def _softmax_ops(rows: int, n: int) -> int:
+    return rows * (n + max(n - 1, 0) + n)  # exp, add, divide
+
+
+def _ul_softmax(m, x, y):
+    dim = m.dim if m.dim is not None else (0 if x.dim() in (0, 1, 3) else 1)
+    n = x.shape[dim] if x.dim() else 1
+    return _softmax_ops(x.numel() // n if n else 0, n)
+
+
+def _ul_mha(m, inputs, y):
+    """nn.MultiheadAttention: input / output projections, the two attention products, the softmax."""
+    out = y[0] if isinstance(y, tuple) else y
+    weights = y[1] if isinstance(y, tuple) and len(y) > 1 else None
+    first = getattr(m, "batch_first", False)
+    tgt = out.shape[-2] if first or out.dim() == 2 else out.shape[0]
+    batch = 1 if out.dim() == 2 else out.shape[0 if first else 1]
+    extra = (m.bias_k is not None) + m.add_zero_attn
+    if weights is not None:
+        keys = weights.shape[-1]
+    else:
+        key = inputs[1]
+        keys = (key.shape[-2] if first or key.dim() == 2 else key.shape[0]) + extra
+    proj = m.embed_dim * (2 * tgt * m.embed_dim + (keys - extra) * (m.kdim + m.vdim))
+    return batch * (proj + 2 * tgt * keys * m.embed_dim) + _softmax_ops(batch * m.num_heads * tgt, keys)
+
+
+def _with_inputs(rule):
+    """A rule that needs every positional input (attention reads the key), not only the first."""
+    rule.all_inputs = True
+    return rule
+
+
+# Keyed by the class that carries the rule; a module takes the rule of its nearest class that has one.
+UL_RULES = {
+    nn.modules.conv._ConvNd: _ul_conv,
+    nn.modules.conv._ConvTransposeNd: _ul_tconv,
+    nn.modules.batchnorm._NormBase: _ul_norm,
+    nn.LayerNorm: _ul_norm,
+    nn.GroupNorm: _ul_norm,
+    nn.PReLU: lambda m, x, y: x.numel(),
+    nn.Softmax: _ul_softmax,
+    nn.AvgPool2d: _ul_avgpool,
+    nn.AdaptiveAvgPool2d: _ul_adaptive_avg,
+    nn.Linear: lambda m, x, y: m.in_features * y.numel(),
+    nn.Upsample: _ul_upsample,
+    nn.MultiheadAttention: _with_inputs(_ul_mha),
+}
+
+
+def ul_rule(m: nn.Module):
+    for klass in type(m).__mro__:
+        if klass in UL_RULES:
+            return UL_RULES[klass]
+    return None
+
+
+def _matmul(args, kwargs, y):
+    a = args[0] if args else kwargs["input"]
+    return y.numel() * a.shape[-1]
+
+
+def _sdpa(args, kwargs, y):
+    q, k, v = (list(args) + [kwargs.get(n) for n in ("query", "key", "value")[len(args):]])[:3]
+    return y.numel() // v.shape[-1] * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+
+
+# Matrix products a forward runs as functions, which no module hook sees (attention blocks).
+PRODUCTS = {torch.matmul: _matmul, torch.Tensor.matmul: _matmul, torch.Tensor.__matmul__: _matmul,
+            torch.bmm: _matmul, torch.Tensor.bmm: _matmul, nn.functional.linear: _matmul,
+            nn.functional.scaled_dot_product_attention: _sdpa}
+
+
+class _Products(torch.overrides.TorchFunctionMode):
+    """Counts PRODUCTS run outside every module that has a rule of its own (nn.Linear's own
+    F.linear is the Linear rule's), into the layer running."""
+
+    def __init__(self, macs: list, current: list, depth: list):
+        super().__init__()
+        self.macs, self.current, self.depth = macs, current, depth
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        y = func(*args, **kwargs)
+        rule = PRODUCTS.get(func)
+        if rule is not None and not self.depth[0]:
+            self.macs[self.current[0]] += rule(args, kwargs, y)
+        return y
+
+
+@torch.no_grad()
+def ul_layer_macs(model: nn.Module, x: torch.Tensor) -> tuple[list[int], int]:
+    """Multiply-adds of each top-level layer by UL_RULES (plus functional products), and how many of
+    them came from functional products."""
+    layers = list(model.model)
+    macs, products = [0] * len(layers), [0] * len(layers)
+    handles, passthrough, current, depth = [], [], [0], [0]
+    for i, layer in enumerate(layers):
+        handles.append(layer.register_forward_pre_hook(lambda mod, inp, i=i: current.__setitem__(0, i)))
+        for m in layer.modules():
+            if x.is_meta and _elementwise(m):
+                m.forward = _same_shape
+                passthrough.append(m)
+            rule = ul_rule(m)
+            if rule is None:
+                continue
+            every = getattr(rule, "all_inputs", False)
+
+            def hook(mod, inp, out, i=i, rule=rule, every=every):
+                depth[0] -= 1
+                macs[i] += rule(mod, inp if every else inp[0], out)
+            handles.append(m.register_forward_pre_hook(lambda mod, inp: depth.__setitem__(0, depth[0] + 1)))
+            handles.append(m.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with _Products(products, current, depth):
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+        for m in passthrough:
+            del m.forward
+    return [a + b for a, b in zip(macs, products)], sum(products)
+
+
+FIXED_COST = (nn.Linear, nn.Bilinear, nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd,
+              nn.RNNBase, nn.RNNCellBase)
+
+
+def ultralytics_macs(model: nn.Module, ch: int, imgsz: int, max_stride: int, device="meta") -> float:
+    """Multiply-adds as Ultralytics 8.4's `get_flops` gets them (2x this is its GFLOPs x 1e9).
+
+    It profiles proxy images one stride s = max(max_stride, 32) high and k strides wide, k = 1, 2, ...,
+    and extrapolates to the imgsz x imgsz image's cells = (imgsz / s)^2 by forward differences: one
+    proxy when every cost grows with the area; two when some cost does not (a Linear, an adaptive pool:
+    a straight line then); four when attention may grow with the square of the area (then the fourth
+    must agree with the quadratic through the first three). It measures the real image instead when
+    the proxies would not be much smaller (4 x their planned cells > cells) or do not fit."""
+    s = max(max_stride, 32)
+    cells = (imgsz // s) ** 2
+    modules = list(model.modules())
+    quadratic = any(isinstance(m, nn.MultiheadAttention) for m in modules)
+    need = 4 if quadratic else 2 if any(isinstance(m, FIXED_COST) for m in modules) else 1
+    ops: list[float] = []
+    if imgsz % s == 0 and 4 * (need + need * (need - 1) // 2) <= cells:
+        try:
+            while len(ops) < need:
+                macs, products = ul_layer_macs(model, torch.empty(1, ch, s, s * (len(ops) + 1), device=device))
+                ops.append(sum(macs))
+                need = 4 if products else need
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            ops = []
+    if ops and (len(ops) < 4 or ops[3] - 3 * ops[2] + 3 * ops[1] - ops[0] == 0):
+        t = cells - 1
+        d1 = ops[1] - ops[0] if len(ops) > 1 else ops[0]
+        d2 = ops[2] - 2 * ops[1] + ops[0] if len(ops) > 2 else 0
+        return ops[0] + t * d1 + t * (t - 1) // 2 * d2
+    return sum(ul_layer_macs(model, torch.empty(1, ch, imgsz, imgsz, device=device))[0])

@@ -66,7 +66,7 @@ def parse_value(text: str):
 def _written(spec: ModelSpec, i: int) -> dict:
     """The layer's args as written, by schema name."""
     lay = spec.layers[i]
-    info = _info(lay.module, i)
+    info = _info(lay.module, i, spec.dialect)
     return {a.name: lay.args[k] for k, a in enumerate(info.args) if k < len(lay.args)}
 
 
@@ -79,7 +79,7 @@ def _c2_for(spec: ModelSpec, i: int, imgsz: int) -> int:
 
 def carry(spec: ModelSpec, i: int, module: str, imgsz: int = 640) -> tuple[dict, tuple, tuple]:
     """(values by name for `module`, names carried, names dropped) from layer i's written args."""
-    new = _info(module, i)
+    new = _info(module, i, spec.dialect)
     old = _written(spec, i)
     names = {a.name for a in new.args}
     values = {k: v for k, v in old.items() if k in names}
@@ -95,9 +95,9 @@ def form(spec: ModelSpec, i: int, module: str | None = None, imgsz: int = 640) -
     i = _index(spec, i)
     lay = spec.layers[i]
     if module is None or module == lay.module:
-        info, values, carried, dropped = _info(lay.module, i), _written(spec, i), (), ()
+        info, values, carried, dropped = _info(lay.module, i, spec.dialect), _written(spec, i), (), ()
     else:
-        info = _info(module, i)
+        info = _info(module, i, spec.dialect)
         values, carried, dropped = carry(spec, i, module, imgsz)
     fields = tuple(Field(a.name, a.kind, text_of(values[a.name]) if a.name in values else "",
                          "" if a.required else text_of(a.default), a.help, a.low, a.high, a.choices, a.required)
@@ -112,7 +112,7 @@ def replace(spec: ModelSpec, i: int, module: str, values: dict, n: int = 1) -> E
     an unknown name or a value the block refuses is a SpecError naming the layer."""
     i = _index(spec, i)
     lay = spec.layers[i]
-    old, info = _info(lay.module, i), _info(module, i)
+    old, info = _info(lay.module, i, spec.dialect), _info(module, i, spec.dialect)
     if (old.channels == HEAD) != (info.channels == HEAD):
         raise SpecError(f"{info.name} cannot take the place of {old.name}: only a head replaces a head",
                         layer=i, module=old.name, field="module")
@@ -148,7 +148,7 @@ def fitting(spec: ModelSpec, i: int, imgsz: int = 640) -> list[BlockInfo]:
     """The blocks that can take layer i's place (see the module docstring), the current one first."""
     i = _index(spec, i)
     lay = spec.layers[i]
-    here = _info(lay.module, i)
+    here = _info(lay.module, i, spec.dialect)
     shape = resolve(spec, imgsz).layers[i].shape
     out = [here]
     for info in list_blocks():

@@ -7,7 +7,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from blocks.conv import default_activation
 from blocks.registry import STACK
+from blocks.torchnn import activation_factory
 
 from . import limits
 from .errors import SpecError
@@ -28,7 +30,8 @@ def make_layer(node: LayerNode) -> nn.Module:
 class DetectionModel(nn.Module):
     def __init__(self, graph: LayerGraph, device: str | torch.device | None = None):
         super().__init__()
-        with torch.device(device or "cpu"):
+        # the yaml's `activation:` for every Conv with the default act, this model only (blocks/conv.py)
+        with torch.device(device or "cpu"), default_activation(activation_factory(graph.spec.activation)):
             self.model = nn.Sequential(*(make_layer(node) for node in graph.layers))
             self.register_buffer("stride", torch.tensor(graph.strides, dtype=torch.float), persistent=False)
         self.save = graph.save
@@ -37,11 +40,13 @@ class DetectionModel(nn.Module):
             self._initialize()
 
     def _initialize(self):
-        """BatchNorm as YOLOv5 / Ultralytics train it; head biases at sensible priors."""
+        """BatchNorm as YOLOv5 / Ultralytics train it; head biases at sensible priors. Activations
+        work in place, except a yaml layer that is one (`nn.ReLU`): its input may be kept for another."""
+        layers = {id(m) for m in self.model} | {id(c) for m in self.model if isinstance(m, nn.Sequential) for c in m}
         for m in self.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eps, m.momentum = 1e-3, 0.03
-            elif isinstance(m, (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish)):
+            elif isinstance(m, (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.LeakyReLU)) and id(m) not in layers:
                 m.inplace = True
         head = self.model[-1]
         if hasattr(head, "init_biases"):

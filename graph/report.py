@@ -42,10 +42,12 @@ def info_text(graph: LayerGraph, counts: Counts, notes: list[str]) -> str:
     spec = graph.spec
     lines.append(f"{spec.name} summary: {counts.layers} layers, {counts.params:,} parameters, "
                  f"{counts.gflops:.2f} GFLOPs at {counts.imgsz}x{counts.imgsz}")
+    leaves = "leaf modules" if counts.layers_by.startswith("Ultralytics") else "every module"
+    lines.append(f"  as the tools print it: YOLOv5 7.0 {counts.gflops_stride:.2f} GFLOPs, Ultralytics 8.4 "
+                 f"{counts.gflops_ultralytics:.2f} GFLOPs; layers as {counts.layers_by} counts them ({leaves})")
     if abs(counts.gflops_stride - counts.gflops) > 0.005:
-        lines.append(f"  YOLOv5 / Ultralytics print {counts.gflops_stride:.2f} GFLOPs: they count one "
-                     f"{max(graph.max_stride, 32)}-pixel image and scale by area, which overstates "
-                     f"layers that do not grow with the image (squeeze-and-excite)")
+        lines.append(f"  YOLOv5 counts one {max(graph.max_stride, 32)}-pixel image and scales by area, which "
+                     f"overstates layers that do not grow with the image (squeeze-and-excite)")
     lines.append(f"  fused for deploy: {counts.fused_params:,} parameters, {counts.fused_gflops:.2f} GFLOPs; "
                  f"weights {counts.params * 4 / 2**20:.2f} MB (fp32)")
     return "\n".join(lines)

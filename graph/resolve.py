@@ -16,6 +16,7 @@ import networkx as nx
 from blocks import UnknownBlock, get_block
 from blocks.registry import EQUAL, HEAD, INSIDE, ONCE, OUT, SAME, STACK, SUM, BlockInfo, Layer
 
+from . import anchors as level_anchors
 from . import limits
 from .args import bind
 from .errors import SpecError
@@ -24,6 +25,25 @@ from .spec import ModelSpec
 
 def make_divisible(x: float, divisor: int = 8) -> int:
     return math.ceil(x / divisor) * divisor
+
+
+def _unscaled(spec: ModelSpec, c2: int) -> bool:
+    """Is `c2` left as written? YOLOv5 keeps the output count of an anchor head (anchors per level x
+    (nc + 5)); Ultralytics 8.4 scales every layer's c2 (only its Classify keeps nc)."""
+    na = level_anchors.per_level(spec.anchors)
+    return spec.dialect == "yolov5" and na is not None and c2 == na * (spec.nc + 5)
+
+
+def _head_options(spec: ModelSpec, info: BlockInfo, nodes: list, i: int) -> dict:
+    """A head's keywords from the yaml's other top-level keys (`end2end`, `reg_max`) and upstream's
+    `legacy` flag (cleared by the blocks before it that clear it): the head class's `model_options`."""
+    options = getattr(info.cls, "model_options", None)
+    if options is None:
+        return {}
+    try:
+        return options(dict(spec.extra), not any(node.info.clears_legacy for node in nodes))
+    except ValueError as err:
+        raise SpecError(str(err), layer=i, module=info.name, field="args") from None
 
 
 @dataclass
@@ -70,6 +90,12 @@ class LayerGraph:
         ancestors of the head are everything that feeds it)."""
         feeding = nx.ancestors(self.dag, self.head.index)
         return [n.index for n in self.layers if n.index not in feeding and n is not self.head]
+
+    @property
+    def legacy(self) -> bool:
+        """Upstream's `legacy` flag: False once a block that clears it is used (C3k2, A2C2f, C2fCIB);
+        the anchor-free Detect then builds YOLO11's class branch."""
+        return not any(node.info.clears_legacy for node in self.layers)
 
     @property
     def max_stride(self) -> int:
@@ -131,6 +157,7 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
     if not spec.layers:
         raise SpecError("the model has no layers")
     depth, width, max_ch = spec.multiples
+    scale = spec.scale if spec.scale is not None else (spec.scales[0][0] if spec.scales else None)
     image = (spec.ch, imgsz, imgsz)
     nodes: list[LayerNode] = []
     dag = nx.DiGraph()
@@ -138,7 +165,7 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
 
     for i, lay in enumerate(spec.layers):
         try:
-            info = get_block(lay.module)
+            info = get_block(lay.module, spec.dialect)  # the dialect's own form where it has one
         except UnknownBlock as err:
             raise SpecError(str(err), layer=i, field="module") from None
         sources = _sources(lay, i, info.name)
@@ -153,14 +180,15 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
         if info.repeat == ONCE and lay.n != 1:
             raise SpecError(f"{info.name} does not repeat; number must be 1, got {lay.n}",
                             layer=i, module=info.name, field="n")
+        raw = info.scale_rule(tuple(lay.args), scale) if info.scale_rule else lay.args
         try:
-            args = bind(info, lay.args, spec.nc, spec.anchors)
+            args = bind(info, raw, spec.nc, spec.anchors)
         except ValueError as err:
             raise SpecError(str(err), layer=i, module=info.name, field="args") from None
+        level_anchors.expand(info, args, [1 if s < 0 else nodes[s].stride for s in sources])  # `anchors: 3`
         if info.channels == OUT:
             c2 = args["c2"]
-            keep = c2 == spec.nc if spec.dialect == "ultralytics" else False
-            args["c2"] = c2 if keep else make_divisible(min(c2, max_ch) * width, 8)
+            args["c2"] = c2 if _unscaled(spec, c2) else make_divisible(min(c2, max_ch) * width, 8)
 
         c_out = C_OUT[info.channels](c_in, args)
         if c_out > limits.MAX_CHANNELS:
@@ -201,13 +229,13 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
         if info.channels == HEAD:
             h = w = 0
             strides = [1 if x < 0 else nodes[x].stride for x in sources]
-            ctor_kw = {"ch": list(c_in), "strides": strides}
+            ctor_kw = {"ch": list(c_in), "strides": strides, **_head_options(spec, info, nodes, i)}
         node = LayerNode(
             index=i, sources=sources, n=n, module=info.name, info=info, args=args, c_in=c_in,
             c_out=c_out, shape=(c_out, h, w), stride=int(stride) if info.channels != HEAD else 0,
             section="backbone" if lay.section == "backbone" else ("head" if info.channels == HEAD else "neck"),
             ctor=_ctor(info, c_in, values, n), ctor_kw=ctor_kw,
-            shown_args=_ctor(info, c_in, values[:max(len(lay.args), 1 if info.channels == OUT else 0)], n),
+            shown_args=_ctor(info, c_in, values[:max(len(raw), 1 if info.channels == OUT else 0)], n),
         )
         nodes.append(node)
         dag.add_node(i, node=node)

@@ -1,8 +1,12 @@
 """ModelSpec: a model yaml as plain, hashable data, and the yaml text it reads from and writes to.
 
 Two dialects, as people have them on disk:
-- YOLOv5: `depth_multiple`, `width_multiple`, `anchors`; `Detect [nc, anchors]`.
+- YOLOv5: `depth_multiple`, `width_multiple`, `anchors` (lists, or a count per level); `Detect [nc, anchors]`.
 - Ultralytics: `scales: {n: [depth, width, max_channels], ...}` (+ optional `scale:`); `Detect [nc]`.
+The dialect is Ultralytics when the file has `scales:`, or else when its head takes no anchors
+(Ultralytics' v3 / v6 files carry depth / width multiples and no scales); YOLOv5 otherwise. It decides
+how blocks that the two codebases build differently are built (Bottleneck) and how layers are counted.
+Both take `activation: nn.ReLU()` (a table of activations, blocks/torchnn.py; never `eval`).
 Read through graph/safeyaml.py only: aliases refused; size, nodes and depth bounded (graph/limits.py).
 Text pasted from a web page is repaired when it needs to be (graph/yamlfix.py) and the repairs are
 reported as notes.
@@ -14,6 +18,11 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from blocks import UnknownBlock, get_block
+from blocks.registry import HEAD
+from blocks.torchnn import activation_kwargs
+
+from . import anchors as anchor_notes
 from . import limits, safeyaml
 from .errors import SpecError
 from .yamlfix import repair
@@ -38,10 +47,11 @@ class ModelSpec:
     dialect: str = "yolov5"  # yolov5 | ultralytics
     depth_multiple: float = 1.0
     width_multiple: float = 1.0
-    anchors: tuple | None = None
+    anchors: tuple | int | None = None  # one tuple of w, h pairs per level, or a count per level
     scales: tuple = ()  # ((name, (depth, width, max_channels)), ...)
     scale: str | None = None
     ch: int = 3
+    activation: str | None = None  # `nn.LeakyReLU(0.1)`: every default-activation Conv's (blocks/torchnn.py)
     name: str = field(default="model", compare=False)
     extra: tuple = field(default=(), compare=False)  # other top-level keys, kept for the round trip
 
@@ -186,7 +196,49 @@ def _multiple(data: dict, key: str) -> float:
 
 
 KNOWN_KEYS = {"nc", "depth_multiple", "width_multiple", "anchors", "scales", "scale", "backbone",
-              "head", "ch", "name"}
+              "head", "ch", "name", "activation"}
+
+
+def _anchors(raw):
+    if raw is None or raw == []:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        if not 1 <= raw <= 16:
+            raise SpecError(f"anchors: {raw} anchors per level; give a count from 1 to 16 "
+                            f"(YOLOv5's hub files write 3), or one list of pixel sizes per level",
+                            field="anchors")
+        return raw
+    if not (isinstance(raw, list) and raw and all(isinstance(a, list) and a for a in raw)):
+        raise SpecError("anchors must be one list of pixel sizes [w, h, ...] per level, or a count per "
+                        "level (anchors: 3)", field="anchors")
+    return _tupled(raw)
+
+
+def _activation(raw) -> str | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        activation_kwargs(raw)
+    except ValueError as err:
+        raise SpecError(str(err), field="activation") from None
+    return raw.strip()
+
+
+def _dialect(layers: tuple[LayerSpec, ...], scales: tuple) -> str:
+    """Ultralytics with `scales:`; else from the head: a head with anchors is YOLOv5's, one without
+    (`Detect [nc]`) Ultralytics'. YOLOv5 when the last layer is no known head."""
+    if scales:
+        return "ultralytics"
+    try:
+        info = get_block(layers[-1].module) if layers else None
+    except UnknownBlock:
+        info = None
+    if info is None or info.channels != HEAD:
+        return "yolov5"
+    args = layers[-1].args
+    at = [k for k, a in enumerate(info.args) if a.kind == "anchors"]
+    with_anchors = bool(at) and len(args) > at[0] and args[at[0]] not in (None, "None", "null", "~")
+    return "yolov5" if with_anchors else "ultralytics"
 
 
 def spec_from_data(data, name: str = "model") -> ModelSpec:
@@ -200,26 +252,25 @@ def spec_from_data(data, name: str = "model") -> ModelSpec:
     if scale is not None and scales and str(scale) not in dict(scales):
         raise SpecError(f"scale {scale!r} is not one of the scales listed ({', '.join(n for n, _ in scales)})",
                         field="scale")
-    anchors = data.get("anchors")
-    if anchors is not None and not (isinstance(anchors, list) and all(isinstance(a, list) for a in anchors)):
-        raise SpecError("anchors must be one list of pixel sizes [w, h, ...] per level", field="anchors")
+    anchors = _anchors(data.get("anchors"))
     ch = data.get("ch", 3)
     if isinstance(ch, bool) or not isinstance(ch, int) or not 1 <= ch <= 16:
         raise SpecError(f"ch (input channels) must be 1..16, got {ch!r:.20}", field="ch")
     extra = tuple((k, _tupled(v)) for k, v in data.items() if k not in KNOWN_KEYS)
+    layers = layers_from(data)
     return ModelSpec(
-        layers=layers_from(data), nc=_check_nc(data["nc"]),
-        dialect="ultralytics" if scales else "yolov5",
+        layers=layers, nc=_check_nc(data["nc"]), dialect=_dialect(layers, scales),
         depth_multiple=_multiple(data, "depth_multiple"), width_multiple=_multiple(data, "width_multiple"),
-        anchors=_tupled(anchors), scales=scales, scale=str(scale) if scale is not None else None,
-        ch=ch, name=str(data.get("name", name)), extra=extra,
+        anchors=anchors, scales=scales, scale=str(scale) if scale is not None else None,
+        ch=ch, activation=_activation(data.get("activation")), name=str(data.get("name", name)), extra=extra,
     )
 
 
 def parse(text: str, name: str = "model") -> tuple[ModelSpec, list[str]]:
     """Model yaml text -> (ModelSpec, notes). Raises SpecError with a one-line cause."""
     data, notes = load_yaml(text)
-    return spec_from_data(data, name), notes
+    spec = spec_from_data(data, name)
+    return spec, notes + anchor_notes.note(spec.anchors)
 
 
 def read_file(path: str) -> str:

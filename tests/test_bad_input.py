@@ -168,7 +168,9 @@ CASES = [
     ("row-not-list", with_layer(2, "Conv"), 2, ["[from, number, module, args]"], 640),
     ("module-not-str", with_layer(2, "[-1, 1, 42, [32, 3, 2]]"), 2, ["module"], 640),
     ("anchors-name-without-key", model(header=V5_HEADER.split("anchors:")[0]), 5, ["anchors"], 640),
-    ("anchors-not-lists", model(header=V5_HEADER.split("anchors:")[0] + "anchors: 3\n"), None, ["anchors"], 640),
+    # `anchors: 3` (a count per level) is YOLOv5's hub files' form and reads (tests/test_dialects.py)
+    ("anchors-not-lists", model(header=V5_HEADER.split("anchors:")[0] + "anchors: [3, 4]\n"), None, ["anchors"], 640),
+    ("anchors-zero", model(header=V5_HEADER.split("anchors:")[0] + "anchors: 0\n"), None, ["anchors"], 640),
     ("duplicate-detect", model(head=["[[2, 3, 4], 1, Detect, [nc, anchors]]",
                                      "[[2, 3, 4], 1, Detect, [nc, anchors]]"]), 6, ["exactly one Detect"], 640),
     ("no-detect", model(head=["[-1, 1, Conv, [32, 1, 1]]"]), 5, ["exactly one Detect"], 640),

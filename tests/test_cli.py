@@ -28,7 +28,7 @@ def test_catalog_json_lists_every_kind_with_name_summary_source():
     assert {"yolov5", "yolov8", "shufflenetv2", "ghostnet", "mobilenetv3-small", "mobilenetv3-large",
             "repvgg"} <= names
     assert {r["name"] for r in cat["necks"]} == {"yolov5-pan", "yolov8-pan", "lite-pan", "slim-neck"}
-    assert {r["name"] for r in cat["heads"]} == {"yolov5", "yolov8"}
+    assert {r["name"] for r in cat["heads"]} == {"yolov5", "yolov8", "yolo26"}
     shuffle = next(b for b in cat["blocks"] if b["name"] == "Shuffle_Block")
     assert [a["name"] for a in shuffle["args"]] == ["c2", "s"]
 

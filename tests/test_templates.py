@@ -68,6 +68,8 @@ def output_layout(graph, nc: int = NC) -> tuple:
     """The eval output shape the head's own args promise, from the resolved graph (not its name)."""
     cells = sum(graph.layers[s].shape[1] * graph.layers[s].shape[2] for s in graph.head.sources)
     na = anchors_per_cell(graph)
+    if graph.head.ctor_kw.get("end2end"):  # the yaml's end2end: True: the best 300 (anchor, class) pairs
+        return (1, 300, 6)
     return (1, na * cells, 5 + nc) if na else (1, 4 + nc, cells)
 
 

@@ -1,12 +1,15 @@
 """Export: the deploy form of a model to ONNX, checked before it is offered.
 
 Deploy form = BatchNorm folded into convs, RepVGG blocks re-parameterised (each block's own
-`fuse()`), the head in its inference layout: YOLOv5-style (1, N*3, 5+nc) or Ultralytics-style
-(1, 4+nc, N), boxes in input pixels (the layout, the dynamic axes and the label are the head's row in
-engine/heads.py). Opset 18, input `images` (B, 3, H, W), output `output0`; with
-`dynamic`, batch / height / width really vary. Every file is checked: `onnx.checker` passes and
-onnxruntime's output matches PyTorch's on the same input (the largest absolute difference is
-reported; above 1e-3 the export fails loudly).
+`fuse()`; an end-to-end head drops its one-to-many branch), the head in its inference layout:
+YOLOv5-style (1, N*3, 5+nc), Ultralytics-style (1, 4+nc, N), or end-to-end (1, 300, 6) =
+[x1, y1, x2, y2, score, class] best first, no NMS (YOLO26 / YOLOv10, as Ultralytics exports them
+with nms=False); boxes in input pixels (the layout, the dynamic axes, the label and how two outputs
+compare are the head's row in engine/heads.py). Opset 18, input `images` (B, 3, H, W), output
+`output0`; with `dynamic`, batch / height / width really vary. Every file is checked: `onnx.checker`
+passes and onnxruntime's output matches PyTorch's on the same input (the largest absolute
+difference is reported — for the end-to-end layout, rows of equal score may trade places; above
+1e-3 the export fails loudly).
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 
 from graph.model import count_params
@@ -75,6 +77,7 @@ def check_onnx(path: str, model: torch.nn.Module, sizes: list[tuple[int, int]], 
     except Exception as err:
         raise ExportError(f"onnx.checker rejected the export: {str(err).splitlines()[0]}") from None
     session = _ort_session(path)
+    compare = head_kind(model).compare
     worst = 0.0
     gen = torch.Generator().manual_seed(0)
     for h, w in sizes:
@@ -84,11 +87,23 @@ def check_onnx(path: str, model: torch.nn.Module, sizes: list[tuple[int, int]], 
         got = session.run(["output0"], {"images": x.numpy()})[0]
         if got.shape != want.shape:
             raise ExportError(f"onnxruntime gave shape {got.shape} at {h}x{w}, PyTorch {want.shape}")
-        diff = float(np.abs(got - want).max())
+        diff = compare(got, want)
         worst = max(worst, diff)
         if not diff <= TOLERANCE:
             raise ExportError(f"onnxruntime and PyTorch differ by {diff:.2e} at {h}x{w} (limit {TOLERANCE:g})")
     return worst
+
+
+def _declare_rows(path: str, axis: int, rows: int) -> None:
+    """Write the fixed row count (an end-to-end head's top-k) into `output0`'s declared shape, which the
+    exporter leaves symbolic once other axes are dynamic."""
+    import onnx
+
+    proto = onnx.load(path)
+    dim = proto.graph.output[0].type.tensor_type.shape.dim[axis]
+    dim.Clear()
+    dim.dim_value = rows
+    onnx.save(proto, path)
 
 
 def export_onnx(loaded: Loaded, out: str, imgsz: int | None = None, dynamic: bool = False) -> ExportResult:
@@ -111,6 +126,8 @@ def export_onnx(loaded: Loaded, out: str, imgsz: int | None = None, dynamic: boo
                               output_names=["output0"], dynamic_axes=axes, do_constant_folding=True)
     except Exception as err:
         raise ExportError(f"torch.onnx.export failed: {str(err).strip().splitlines()[0][:200]}") from None
+    if dynamic and kind.rows_fixed:
+        _declare_rows(out, 3 - kind.channel_axis, kind.rows_fixed)
     sizes = [(imgsz, imgsz)]
     if dynamic:  # prove the dynamic axes: two other sizes, one not square
         sizes += [(max(stride, imgsz // 2), max(stride, imgsz // 2)), (imgsz, imgsz + 2 * stride)]

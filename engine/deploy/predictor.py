@@ -9,7 +9,8 @@ Conventions:
 - Head outputs (eval mode, already in input pixels): each head's layout and its decode to candidate
   boxes are its row of the head table (engine/heads.py): anchor-based (YOLOv5) (B, N, 5 + nc) =
   [cx, cy, w, h, obj, cls...], score obj * class prob; anchor-free (YOLOv8) (B, 4 + nc, N) =
-  [cx, cy, w, h, cls...], score the class prob. The best class is kept.
+  [cx, cy, w, h, cls...], score the class prob, the best class kept; end-to-end (YOLO26, YOLOv10)
+  (B, 300, 6) = [x1, y1, x2, y2, score, class], best first, no NMS.
 - A box is kept when score >= conf. At most MAX_CANDIDATES (3000) boxes per image, the highest
   scoring, go into NMS: its IoU matrix is quadratic, and a sane model never needs more.
 """
@@ -26,7 +27,6 @@ from PIL import Image, ImageDraw, ImageFont
 from ..checkpoint import default_names
 from ..heads import head_kind
 from ..images import letterbox
-from ..train.boxes import xywh2xyxy
 
 MAX_CANDIDATES = 3000
 MAX_DRAW_SIDE = 16383  # the annotated image's long side at most: WebP's limit (the page's gallery format)
@@ -79,24 +79,27 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor
 def decode(output, kind, conf: float = 0.25, iou: float = 0.45,
            max_det: int = 300) -> list[torch.Tensor]:
     """Raw head output -> per image a (n, 6) float32 tensor [x1, y1, x2, y2, score, class] in
-    letterboxed-input pixels, by score descending: conf filter, top candidates, class-aware NMS.
+    letterboxed-input pixels, by score descending: conf filter, then (heads whose row says `nms`) the
+    top candidates and class-aware NMS; an end-to-end head's rows are already one per object.
     `kind`: the head's row of the head table, or what `head_kind` takes (the head, its class, the model)."""
     kind = head_kind(kind)
     out = torch.as_tensor(output).float().cpu()
     if out.ndim != 3:
         raise ValueError(f"head output must be 3-d (batch first), got shape {tuple(out.shape)}")
-    if out.shape[kind.channel_axis] <= kind.extra:
+    if out.shape[kind.channel_axis] < kind.channels(1):
         raise ValueError(f"{kind.label} output must be {kind.layout}, got {tuple(out.shape)}")
     results = []
     for p in kind.rows(out):
         box, score, cls = kind.decode(p, conf)
         m = score >= conf
         box, score, cls = box[m], score[m], cls[m]
-        if len(score) > MAX_CANDIDATES:
-            top = score.topk(MAX_CANDIDATES).indices
-            box, score, cls = box[top], score[top], cls[top]
-        box = xywh2xyxy(box)
-        keep = batched_nms(box, score, cls, iou, max_det)
+        if kind.nms:
+            if len(score) > MAX_CANDIDATES:
+                top = score.topk(MAX_CANDIDATES).indices
+                box, score, cls = box[top], score[top], cls[top]
+            keep = batched_nms(box, score, cls, iou, max_det)
+        else:
+            keep = torch.sort(score, descending=True, stable=True).indices[:max_det]
         results.append(torch.cat((box[keep], score[keep, None], cls[keep, None].float()), 1))
     return results
 

@@ -4,7 +4,9 @@ For every ground-truth box g and anchor point a:
     align(g, a) = score(a, class of g) ** alpha * IoU(pred box of a, g) ** beta
 Candidates of g are the anchor points whose centre lies strictly inside g (by more than eps). Each g
 keeps its top-k candidates by align; an anchor kept by several gts goes to the one whose box it
-overlaps most (highest IoU). Positives get soft class targets: one-hot of their gt's class times
+overlaps most (highest IoU); with `topk2` below `topk` (the one-to-one branch of an end-to-end head:
+topk 7, topk2 1, as Ultralytics 8.4 trains it) each g then keeps only its topk2 best of those by align.
+Positives get soft class targets: one-hot of their gt's class times
     align(g, a) / max_a' align(g, a') * max_a' IoU(g, a')     (max over g's positives)
 so the best-aligned positive of each gt gets a score equal to that gt's best IoU.
 """
@@ -44,8 +46,9 @@ def _pair_iou(pred: torch.Tensor, gt: torch.Tensor, eps: float = 1e-9) -> torch.
 
 class TaskAlignedAssigner:
     def __init__(self, topk: int = 10, num_classes: int = 80, alpha: float = 0.5, beta: float = 6.0,
-                 eps: float = 1e-9):
+                 eps: float = 1e-9, topk2: int | None = None):
         self.topk, self.nc, self.alpha, self.beta, self.eps = topk, num_classes, alpha, beta, eps
+        self.topk2 = topk2 or topk
 
     @torch.no_grad()
     def __call__(self, pd_scores, pd_bboxes, anchor_points, gt_labels, gt_bboxes, mask_gt) -> Assignment:
@@ -80,6 +83,9 @@ class TaskAlignedAssigner:
             best = torch.where(chosen, iou, torch.full_like(iou, -1.0)).argmax(1, keepdim=True)  # (B, 1, A)
             only_best = torch.zeros_like(chosen).scatter_(1, best, True)
             chosen = torch.where(multi, only_best & chosen, chosen)
+        if self.topk2 < k:  # then each gt's topk2 best by align among what it kept (kept ones first on ties)
+            top2 = torch.where(chosen, align, torch.full_like(align, -1.0)).topk(self.topk2, dim=-1).indices
+            chosen = chosen & torch.zeros_like(chosen).scatter_(-1, top2, True)
 
         fg = chosen.any(1)  # (B, A)
         gt_idx = chosen.to(torch.uint8).argmax(1)  # (B, A)

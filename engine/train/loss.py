@@ -9,6 +9,10 @@ published learning rates carry over):
 
 - `DetectionLossDFL` (YOLOv8 family), names ("box", "cls", "dfl"): each term is a sum over the batch
   divided by the sum of the soft class targets (at least 1); total = (box + cls + dfl) * batch size.
+  A head without DFL (reg_max 1: distances regressed directly) has ("box", "cls", "l1") instead: the
+  L1 distance of the predicted to the target side distances, each side as a fraction of the image
+  width or height, under the same gain.
+- `DetectionLossE2E` (end-to-end heads; engine/train/loss_e2e.py): the DFL loss on each branch.
 - `DetectionLossAnchor` (YOLOv5 family), names ("box", "obj", "cls"): each term is a per-level mean,
   summed over levels; total = (box + obj + cls) * batch size.
 
@@ -72,12 +76,14 @@ class DetectionLossDFL:
     names = ("box", "cls", "dfl")
 
     def __init__(self, head: DetectDFL, box: float = 7.5, cls: float = 0.5, dfl: float = 1.5,
-                 topk: int = 10, alpha: float = 0.5, beta: float = 6.0):
+                 topk: int = 10, alpha: float = 0.5, beta: float = 6.0, topk2: int | None = None):
         self.nc, self.reg_max = head.nc, head.reg_max
         self.strides = list(head.strides)
         self.gain_box, self.gain_cls, self.gain_dfl = box, cls, dfl
-        self.assigner = TaskAlignedAssigner(topk=topk, num_classes=self.nc, alpha=alpha, beta=beta)
+        self.assigner = TaskAlignedAssigner(topk=topk, num_classes=self.nc, alpha=alpha, beta=beta, topk2=topk2)
         self.bins = torch.arange(self.reg_max, dtype=torch.float)
+        if self.reg_max == 1:
+            self.names = ("box", "cls", "l1")
 
     def _gts(self, targets, batch, img_hw, dtype, device):
         """(N, 6) normalised targets -> labels (B, M, 1), xyxy pixel boxes (B, M, 4), mask (B, M, 1)."""
@@ -103,7 +109,10 @@ class DetectionLossDFL:
         return labels, boxes, mask
 
     def decode(self, pred_dist: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """(B, A, 4 * reg_max) logits -> (B, A, 4) xyxy boxes in grid units (expected bin per side)."""
+        """(B, A, 4 * reg_max) logits -> (B, A, 4) xyxy boxes in grid units (expected bin per side; with
+        reg_max 1 the four outputs are the distances)."""
+        if self.reg_max == 1:
+            return dist2bbox(pred_dist, points)
         b, a, _ = pred_dist.shape
         prob = pred_dist.view(b, a, 4, self.reg_max).softmax(-1)
         dist = prob @ self.bins.to(prob.device, prob.dtype)
@@ -136,8 +145,13 @@ class DetectionLossDFL:
             weight = asg.scores.sum(-1)[fg].unsqueeze(-1)  # (n, 1)
             iou = bbox_iou(pred_boxes[fg], t_boxes[fg], xywh=False, CIoU=True)
             loss_box = ((1.0 - iou) * weight).sum() / score_sum
-            t_dist = bbox2dist(points.expand(b, -1, -1), t_boxes, self.reg_max - 1 - 0.01)[fg]  # (n, 4)
-            per_side = dfl_loss(pred_dist[fg].view(-1, self.reg_max), t_dist.reshape(-1)).view(-1, 4)
+            if self.reg_max == 1:  # L1 on the side distances, as fractions of the image's width / height
+                t_dist = torch.cat((points - t_boxes[..., :2], t_boxes[..., 2:] - points), -1)
+                img = torch.tensor(_image_size(feats, self.strides), dtype=dtype, device=device).flip(0).repeat(2)
+                per_side = ((pred_dist - t_dist) * stride / img)[fg].abs()
+            else:
+                t_dist = bbox2dist(points.expand(b, -1, -1), t_boxes, self.reg_max - 1 - 0.01)[fg]  # (n, 4)
+                per_side = dfl_loss(pred_dist[fg].view(-1, self.reg_max), t_dist.reshape(-1)).view(-1, 4)
             loss_dfl = (per_side.mean(-1, keepdim=True) * weight).sum() / score_sum
         else:
             loss_box = loss_dfl = pred_dist.sum() * 0.0  # keeps the graph connected

@@ -302,6 +302,8 @@ class Trainer:
         c, net, model, optimizer = self.c, self.net, self.model, self.optimizer
         scaler, loss_fn = self.scaler, self.loss_fn
         net.train()
+        if hasattr(loss_fn, "set_epoch"):  # a loss that weighs its terms by the epoch (end-to-end heads' branches)
+            loss_fn.set_epoch(epoch, c.epochs)
         self.train_set.set_epoch(epoch)
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
