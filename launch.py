@@ -47,12 +47,33 @@ def cmd_compose(a) -> int:
     return 0
 
 
+def not_file_nor_preset(name: str) -> str:
+    """'' if `name` is a file or a preset; else one line saying it is neither, with the presets whose
+    names are close to it (difflib) and all of them."""
+    import difflib
+
+    from graph.templates import presets
+
+    names = list(presets())
+    if os.path.exists(name) or name in names:
+        return ""
+    close = difflib.get_close_matches(os.path.splitext(os.path.basename(name))[0], names, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join([', '.join(close[:-1]), close[-1]] if len(close) > 1 else close)}?" \
+        if close else " No preset has a name close to it."
+    return (f"cannot read {name}: it is neither a file nor a preset name.{hint} "
+            f"Presets: {', '.join(names)} (see `launch.py catalog`).")
+
+
 def cmd_info(a) -> int:
     from graph.counts import count
     from graph.report import info_dict, info_text
     from graph.resolve import resolve
     from graph.source import source
 
+    unknown = not_file_nor_preset(a.file)
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
+        return 2
     design = source(a.file, scale=a.scale, nc=a.nc)  # a yaml file, or the name of a preset
     notes = list(design.notes)
     graph = resolve(design.spec, a.imgsz)

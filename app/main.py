@@ -11,7 +11,7 @@ from .design_tab import build_design_tab
 from .export_tab import build_export_tab
 from .server import create_server
 from .test_tab import build_test_tab
-from .train_tab import build_train_tab, design_line
+from .train_tab import build_train_tab, design_line, keep_lists_current
 from .views import CSS
 
 
@@ -23,13 +23,14 @@ def build_app() -> gr.Blocks:
             design = build_design_tab()
         with gr.Tab("Export"):
             build_export_tab(design)
-        with gr.Tab("Train"):
+        with gr.Tab("Train") as train_page:
             train_tab = gr.Column()
-        with gr.Tab("Test"):
+        with gr.Tab("Test") as test_page:
             test_model = build_test_tab(design)
         with train_tab:
-            info = build_train_tab(design, test_model)
+            info, runs = build_train_tab(design, test_model)
         demo.load(design_line, [design], [info], api_visibility="private")
+        keep_lists_current(demo, train_page, test_page, runs, test_model)  # never the server start's lists
         register_api()
     return demo
 

@@ -1,5 +1,6 @@
 """The Test tab: drop images in, pick the model (the current design, untrained, or a checkpoint of
-this project), and see detections and latency for PyTorch and onnxruntime."""
+this project, named by its run), and see detections and latency for PyTorch and onnxruntime: the
+median and spread of several runs and the threads each used."""
 from __future__ import annotations
 
 
@@ -12,20 +13,33 @@ from graph.errors import SpecError
 
 from .choices import DESIGN, UPLOADED, model_choices
 from .paths import client_file, run_file
+from .train_views import field_note, number_problem
 from .views import error_html
 
 DISPLAY_MAX = 4096  # annotated images are shown with their long side at most this (boxes keep image pixels)
 
 
+TIMING_RUNS = 10  # runs per backend for the latency table: its median and spread
+
+
 def _latency_html(latency: dict, trained: bool) -> str:
-    rows = "".join(f"<tr><td>{'PyTorch' if b == 'torch' else 'onnxruntime'}</td><td>{t['pre']:.1f}</td>"
-                   f"<td>{t['inference']:.1f}</td><td>{t['post']:.1f}</td>"
-                   f"<td><b>{t['pre'] + t['inference'] + t['post']:.1f}</b></td></tr>" for b, t in latency.items())
+    """Per backend: threads, the median of each stage and of the total, and the total's p10–p90."""
+    rows = []
+    for b, t in latency.items():
+        total = t.get("total", t["pre"] + t["inference"] + t["post"])
+        spread = f"{t['p10']:.1f}–{t['p90']:.1f}" if "p10" in t else "–"
+        rows.append(f"<tr data-backend=\"{b}\"><td>{'PyTorch' if b == 'torch' else 'onnxruntime'}</td>"
+                    f"<td>{t.get('threads') or '–'}</td><td>{t['pre']:.1f}</td><td>{t['inference']:.1f}</td>"
+                    f"<td>{t['post']:.1f}</td><td><b>{total:.1f}</b></td><td>{spread}</td></tr>")
+    runs = max((t.get("runs", 0) for t in latency.values()), default=0)
     note = ("" if trained else '<div class="yld-note" id="untrained-note">Untrained design: the boxes are '
             'meaningless (random weights), the timing is real.</div>')
-    return (f'<div id="latency">{note}<table class="yld-table"><tr><th>backend</th><th>pre ms</th>'
-            f'<th>inference ms</th><th>post ms</th><th>total ms</th></tr>{rows}</table>'
-            f'<div class="yld-note">Median of 5 runs on the first image, deploy form (BatchNorm folded).</div></div>')
+    return (f'<div id="latency">{note}<table class="yld-table"><tr><th>backend</th><th>threads</th>'
+            f'<th>pre ms</th><th>inference ms</th><th>post ms</th><th>total ms (median)</th>'
+            f'<th>total p10–p90 ms</th></tr>{"".join(rows)}</table>'
+            f'<div class="yld-note">Median of {runs} runs after a warm-up, on the first image; p10–p90 is the '
+            f'spread of the total over those runs (a busy machine widens it). Deploy form (BatchNorm folded).'
+            f'</div></div>')
 
 
 def _caption(r: dict) -> str:
@@ -34,8 +48,16 @@ def _caption(r: dict) -> str:
     return f"{r['name']}: {len(r['detections'])} detections{shown}"
 
 
+def size_note(imgsz) -> str:
+    """The quiet check of the Inference size field, shown under it."""
+    return field_note([p for p in [number_problem("Inference size", imgsz, 32, 1920, 32)] if p], "test-size-msg")
+
+
 def do_predict(files, choice, ckpt, design, conf, iou, backend, imgsz):
-    """-> (gallery, detections table, latency html, message html)."""
+    """-> (gallery, detections table, latency html, message html). A bad Inference size is said next
+    to the field (size_note, on change); Detect then points there."""
+    if number_problem("Inference size", imgsz, 32, 1920, 32):
+        return gr.skip(), gr.skip(), gr.skip(), error_html("Fix the Inference size first (see the note under it).")
     if not files:
         return gr.skip(), gr.skip(), gr.skip(), error_html("Drop one or more images (jpg, png, bmp, webp) first.")
     try:
@@ -49,7 +71,7 @@ def do_predict(files, choice, ckpt, design, conf, iou, backend, imgsz):
             path = client_file(path, "checkpoint") if choice == UPLOADED else run_file(path, "checkpoint")
             preds = predictors(source=path, imgsz=int(imgsz))
         out = run_images(preds, paths, float(conf), float(iou), "onnx" if backend == "onnxruntime" else "torch",
-                         max_side=DISPLAY_MAX)
+                         timing_runs=TIMING_RUNS, max_side=DISPLAY_MAX)
     except (SpecError, CheckpointError, ExportError, ValueError) as err:
         return gr.skip(), gr.skip(), gr.skip(), error_html(str(err))
     gallery = [(r["image"], _caption(r)) for r in out["results"]]
@@ -63,12 +85,14 @@ def build_test_tab(design_state: gr.State):
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             files = gr.File(label="Images", file_count="multiple", file_types=["image"], elem_id="test-images")
-            choice = gr.Dropdown(model_choices(), value=DESIGN, label="Model", elem_id="test-model")
+            choice = gr.Dropdown(model_choices(), value=DESIGN, label="Model", elem_id="test-model",
+                                 allow_custom_value=True)  # a run removed meanwhile is a message, not a choice error
             ckpt = gr.File(label="Checkpoint (.pt) of this project", file_types=[".pt"], elem_id="test-ckpt")
             backend = gr.Radio(["PyTorch", "onnxruntime"], value="PyTorch", label="Backend for the boxes")
             conf = gr.Slider(0.0, 1.0, 0.25, step=0.01, label="Confidence")
             iou = gr.Slider(0.05, 0.95, 0.45, step=0.05, label="IoU (NMS)")
-            imgsz = gr.Number(640, label="Inference size", precision=0, minimum=32, maximum=1920, step=32)
+            imgsz = gr.Number(640, label="Inference size", precision=0, step=32, elem_id="test-imgsz")
+            size_msg = gr.HTML(size_note(640), elem_id="test-size")  # checked quietly here, no toast
             go = gr.Button("Detect", variant="primary", elem_id="detect")
             refresh = gr.Button("Refresh model list", size="sm")
         with gr.Column(scale=2):
@@ -79,5 +103,6 @@ def build_test_tab(design_state: gr.State):
                                  interactive=False, label="Boxes", elem_id="test-boxes")
     go.click(do_predict, [files, choice, ckpt, design_state, conf, iou, backend, imgsz],
              [gallery, table, latency, message], api_visibility="private")
+    imgsz.change(size_note, [imgsz], [size_msg], api_visibility="private", show_progress="hidden")
     refresh.click(lambda: gr.update(choices=model_choices()), None, [choice], api_visibility="private")
     return choice

@@ -1,7 +1,8 @@
 """The Train tab: pick the data and settings, start `launch.py train` in its own process for the
-design on the Design tab, watch progress, loss and mAP curves and the log live, stop it cleanly, and
-find earlier runs again. The job is followed through its event file; the session keeps only its
-name (plain data)."""
+design on the Design tab, watch progress, loss and mAP curves and the log live, stop it cleanly (and
+see what the stop waits for), and find earlier runs again. The job is followed through its event
+file; the session keeps only its name (plain data). The run lists here and on the Test tab are
+rebuilt on page load, on tab select and when a run ends. What it shows is made in train_views.py."""
 from __future__ import annotations
 
 import os
@@ -14,17 +15,18 @@ import torch
 
 from engine.data.config import DataError
 from engine.data.zipdata import extract_dataset_zip
-from engine.train.jobs import TrainJob, list_runs, read_events, run_crash_message, run_state
+from engine.train.jobs import TrainJob, describe_run, list_runs, read_events, run_crash_message
 from graph.counts import count
 from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.source import source as design_source
 
 from . import settings
-from .charts import line_chart
 from .choices import model_choices
+from .handlers import safe_name
 from .janitor import room_left
 from .paths import PathRefused, client_file
+from .train_views import curves, field_note, progress_html, settings_problems
 from .views import error_html
 
 PROJECT = os.environ.get("YLD_RUNS", "runs")
@@ -44,46 +46,6 @@ def design_line(design: dict) -> str:
                 f'{c.params:,} parameters, {c.gflops:.2f} GFLOPs at 640 (the design on the Design tab).</div>')
     except SpecError as err:
         return error_html(str(err))
-
-
-def curves(events: list[dict]) -> tuple[str, str]:
-    """(loss chart, mAP chart) as SVG: each loss term's running epoch mean per batch; mAP per epoch."""
-    losses: dict[str, list] = {}
-    for e in events:
-        if e["event"] == "batch_end":
-            for k, v in e["loss"].items():
-                losses.setdefault(k, []).append((e["epoch"] + (e["batch"] + 1) / e["batches"], v))
-    maps: dict[str, list] = {"mAP50": [], "mAP50-95": []}
-    for e in events:
-        if e["event"] == "epoch_end":
-            for k in maps:
-                maps[k].append((e["epoch"] + 1, e["metrics"][k]))
-    return (line_chart(losses, "Loss terms (epoch mean so far)", "epoch", "loss-chart"),
-            line_chart({k: v for k, v in maps.items() if v}, "Validation mAP", "epoch", "map-chart", y_max=1.0))
-
-
-def progress_html(events: list[dict], state: str, message: str = "") -> str:
-    last = next((e for e in reversed(events) if e["event"] == "batch_end"), None)
-    epoch = next((e for e in reversed(events) if e["event"] == "epoch_end"), None)
-    if last is None:
-        body = "starting…" if state == "running" else ""
-        frac = 0.0
-    else:
-        done = last["epoch"] * last["batches"] + last["batch"] + 1
-        frac = done / (last["epochs"] * last["batches"])
-        eta = int(last["eta_s"])
-        body = (f"epoch {last['epoch'] + 1}/{last['epochs']} · batch {last['batch'] + 1}/{last['batches']} · "
-                f"{last['images_per_s']:.1f} img/s · ETA {eta // 60}:{eta % 60:02d}")
-    if epoch:
-        m = epoch["metrics"]
-        body += f" · last mAP50 {m['mAP50']:.3f}, mAP50-95 {m['mAP50-95']:.3f}"
-    colour = {"running": "#2563eb", "finished": "#059669", "stopped": "#d97706", "crashed": "#dc2626",
-              "incomplete": "#7c3aed"}.get(state, "#64748b")
-    note = f'<div class="yld-error">{escape(message)}</div>' if message else ""
-    return (f'<div id="train-progress" data-state="{state}"><div style="font-weight:600;color:{colour}">{state}</div>'
-            f'<div style="background:#e2e8f0;border-radius:6px;height:10px;margin:6px 0">'
-            f'<div style="width:{frac * 100:.1f}%;background:{colour};height:10px;border-radius:6px"></div></div>'
-            f'<div class="yld-note">{escape(body)}</div>{note}</div>')
 
 
 def resolve_data(source: str, path: str, upload) -> str | tuple[str, str]:
@@ -111,9 +73,17 @@ def server_busy() -> str | None:
     return None
 
 
+def check_settings(epochs, imgsz, batch) -> str:
+    """The quiet check of the number fields, shown under them as they are typed."""
+    return field_note(settings_problems(epochs, imgsz, batch))
+
+
 def start(design, source, path, upload, epochs, imgsz, batch, device, job_name):
     """Check everything, then make the run folder and start the process; a refused start leaves
-    nothing on disk."""
+    nothing on disk. -> (job name, message html)."""
+    problems = settings_problems(epochs, imgsz, batch)
+    if problems:
+        return job_name, error_html(" ".join(problems))
     job = JOBS.get(job_name or "")
     if job is not None and job.state == "running":
         return job_name, error_html("A training run of this session is still running: stop it or wait for it.")
@@ -126,6 +96,15 @@ def start(design, source, path, upload, epochs, imgsz, batch, device, job_name):
         return _start_checked(design, source, path, upload, epochs, imgsz, batch, device, job_name)
 
 
+def start_clicked(design, source, path, upload, epochs, imgsz, batch, device, job_name):
+    """The Start button: out-of-range numbers are said next to their fields, quietly (no toast, no
+    traceback in the server log); otherwise `start`. -> (job name, message html, settings note html)."""
+    problems = settings_problems(epochs, imgsz, batch)
+    if problems:
+        return job_name, error_html(""), field_note(problems)
+    return (*start(design, source, path, upload, epochs, imgsz, batch, device, job_name), field_note([]))
+
+
 def _start_checked(design, source, path, upload, epochs, imgsz, batch, device, job_name):
     job = TrainJob({}, PROJECT)
     try:
@@ -134,7 +113,7 @@ def _start_checked(design, source, path, upload, epochs, imgsz, batch, device, j
         os.makedirs(job.dir)
         if isinstance(data, tuple):
             data = extract_dataset_zip(data[1], os.path.join(job.dir, "data"), max_bytes=room_left())
-        cfg = os.path.join(job.dir, "model.yaml")
+        cfg = os.path.join(job.dir, f"{safe_name(design.get('name') or 'model')}.yaml")  # names the run's design
         with open(cfg, "w", encoding="utf-8") as fh:
             fh.write(design["yaml"])
         report = check_dataset(data, int(imgsz)) if data != "shapes" else ""
@@ -167,26 +146,41 @@ def check_dataset(data: str, imgsz: int) -> str:
             f'{skipped} unreadable image(s) skipped:<ul>{shown}{more}</ul></div>')
 
 
-def poll(job_name):
+def _seen(job: TrainJob) -> str:
+    return f"{job.name}:{job.state}:{len(job.events)}:{job.stopping}"
+
+
+def poll(job_name, seen):
+    """Every second: the job's progress, charts, log and checkpoint when something changed; the run
+    lists (here and on the Test tab) once, when the run ends."""
     job = JOBS.get(job_name or "")
     if job is None:
-        return (gr.skip(),) * 6
+        return (gr.skip(),) * 8
     job.poll()
+    now = _seen(job)
+    if now == seen:
+        return (gr.skip(),) * 8
     state = job.state
     loss, maps = curves(job.events)
     message = job.crash_message() if state == "crashed" else ""
-    best = os.path.join(job.dir, "best.pt")
-    done = state != "running"
-    return (progress_html(job.events, state, message), loss, maps, job.log_tail(),
-            best if done and os.path.exists(best) else gr.skip(),
-            gr.update(choices=model_choices(PROJECT)) if done else gr.skip())
+    ckpt = next((p for p in (os.path.join(job.dir, f) for f in ("best.pt", "last.pt")) if os.path.exists(p)), None)
+    before = seen.split(":")[1] if seen and seen.startswith(f"{job.name}:") else None
+    ended = state != "running" and before != state  # the lists change once, when the run ends
+    return (progress_html(job.events, state, message, job.waiting_for()), loss, maps, job.log_tail(),
+            ckpt if state != "running" and ckpt else gr.skip(),
+            gr.update(choices=model_choices(PROJECT)) if ended else gr.skip(),
+            gr.update(choices=run_choices()) if ended else gr.skip(), now)
 
 
-def stop(job_name):
+def stop(job_name, validate=False):
+    """Ask the run to stop after its batch (and to validate the partial epoch if ticked); the
+    progress box says what the stop waits for until the process has ended."""
     job = JOBS.get(job_name or "")
-    if job is not None:
-        job.stop()
-    return error_html("Stopping: the current batch finishes, then last.pt is written." if job else "")
+    if job is None or job.state != "running":
+        return '<div class="yld-note" id="train-nothing-to-stop">No training run of this page is running.</div>', gr.skip()
+    job.stop(bool(validate))
+    job.poll()
+    return error_html(""), progress_html(job.events, job.state, "", job.waiting_for())
 
 
 def _running() -> set[str]:
@@ -194,45 +188,61 @@ def _running() -> set[str]:
 
 
 def run_choices() -> list[tuple[str, str]]:
-    """Every run under PROJECT, crashed ones too: 'NAME · state · N epochs · mAP50 x'."""
-    return [(f"{r['name']} · {r['state']} · {r['epochs']} epochs · mAP50 {r['mAP50'] or 0:.3f}", r["dir"])
-            for r in list_runs(PROJECT, _running())]
+    """Every run under PROJECT, crashed ones too, named by design, date, epochs, best mAP50 (and how
+    it ended when it did not finish); the value is its folder."""
+    return [(r["label"], r["dir"]) for r in list_runs(PROJECT, _running())]
+
+
+def refresh_lists():
+    """(Earlier runs, Test tab's models): rebuilt from the runs folder (page load, tab select)."""
+    return gr.update(choices=run_choices()), gr.update(choices=model_choices(PROJECT))
 
 
 def load_run(folder):
     if not folder:
         return (gr.skip(),) * 5
     root = os.path.realpath(PROJECT)
-    if os.path.dirname(os.path.realpath(folder)) != root:  # only run folders of this app
+    if os.path.dirname(os.path.realpath(folder)) != root or not os.path.isdir(folder):  # run folders of this app
         return progress_html([], "idle", "not a run folder of this app"), gr.skip(), gr.skip(), None, gr.skip()
     events = [e for e in read_events(os.path.join(folder, "events.jsonl"))[0] if isinstance(e, dict)]
     loss, maps = curves(events)
-    best = os.path.join(folder, "best.pt")
-    state = run_state(folder, events, os.path.basename(os.path.normpath(folder)) in _running())
+    run = describe_run(folder, os.path.basename(os.path.normpath(folder)) in _running())
+    state = run["state"]
     message = run_crash_message(folder) if state == "crashed" else ""
-    return (progress_html(events, state, message), loss, maps,
-            best if os.path.exists(best) else None, gr.update(choices=model_choices(PROJECT), value=best if os.path.exists(best) else None))
+    ckpt = run["best"] or run["last"]
+    return (progress_html(events, state, message), loss, maps, ckpt,
+            gr.update(choices=model_choices(PROJECT), value=ckpt))
+
+
+def source_fields(source):
+    """Show only what the chosen dataset source needs: the path box, the zip upload, or neither."""
+    return gr.update(visible=source == SOURCES[1]), gr.update(visible=source == SOURCES[2])
 
 
 def build_train_tab(design_state: gr.State, test_model: gr.Dropdown):
-    job_name = gr.State("")
+    """The tab's layout and wiring; -> (design line, Earlier runs dropdown) for the page to refresh."""
+    job_name, seen = gr.State(""), gr.State("")
     design_info = gr.HTML("", elem_id="train-design-line")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
-            source = gr.Radio(SOURCES, value=SOURCES[0], label="Dataset")
-            path = gr.Textbox(label="data.yaml path on the server", placeholder="/data/my/data.yaml")
-            upload = gr.File(label="Dataset zip", file_types=[".zip"])
+            source = gr.Radio(SOURCES, value=SOURCES[0], label="Dataset", elem_id="train-source")
+            path = gr.Textbox(label="data.yaml path on the server", placeholder="/data/my/data.yaml",
+                              visible=False, elem_id="train-data-path")
+            upload = gr.File(label="Dataset zip", file_types=[".zip"], visible=False, elem_id="train-zip")
+            with gr.Row():  # no minimum / maximum: Gradio would raise (a toast and a traceback); checked here
+                epochs = gr.Number(30, label="Epochs", precision=0, elem_id="train-epochs")
+                imgsz = gr.Number(256, label="Train image size", precision=0, step=32, elem_id="train-imgsz")
             with gr.Row():
-                epochs = gr.Number(30, label="Epochs", precision=0, minimum=1, maximum=1000)
-                imgsz = gr.Number(256, label="Train image size", precision=0, minimum=32, maximum=1280, step=32)
-            with gr.Row():
-                batch = gr.Number(16, label="Batch", precision=0, minimum=1, maximum=512)
+                batch = gr.Number(16, label="Batch", precision=0, elem_id="train-batch")
                 device = gr.Dropdown(devices(), value="cpu", label="Device")
+            settings_msg = gr.HTML(field_note([]), elem_id="train-settings")
             with gr.Row():
                 go = gr.Button("Start", variant="primary", elem_id="train-start")
                 halt = gr.Button("Stop", variant="stop", elem_id="train-stop")
+            validate = gr.Checkbox(False, label="On Stop, validate the partial epoch (its mAP; takes longer)",
+                                   elem_id="train-validate-on-stop")
             message = gr.HTML(error_html(""), elem_id="train-message")
-            runs = gr.Dropdown(run_choices(), label="Earlier runs", elem_id="train-runs")
+            runs = gr.Dropdown(run_choices(), label="Earlier runs", elem_id="train-runs", allow_custom_value=True)
             refresh = gr.Button("Refresh runs", size="sm")
         with gr.Column(scale=2):
             progress = gr.HTML(progress_html([], "idle"), elem_id="train-progress-box")
@@ -240,14 +250,28 @@ def build_train_tab(design_state: gr.State, test_model: gr.Dropdown):
                 loss_plot = gr.HTML(curves([])[0], elem_id="loss-plot")
                 map_plot = gr.HTML(curves([])[1], elem_id="map-plot")
             log = gr.Textbox(label="Log", lines=10, max_lines=10, elem_id="train-log", interactive=False)
-            best = gr.File(label="best.pt", elem_id="train-best", interactive=False)
+            best = gr.File(label="Checkpoint (best.pt, or last.pt when no epoch was validated)",
+                           elem_id="train-best", interactive=False)
     timer = gr.Timer(1.0)
-    go.click(start, [design_state, source, path, upload, epochs, imgsz, batch, device, job_name],
-             [job_name, message], api_visibility="private")
-    halt.click(stop, [job_name], [message], api_visibility="private")
-    timer.tick(poll, [job_name], [progress, loss_plot, map_plot, log, best, test_model], api_visibility="private",
-               show_progress="hidden")
-    refresh.click(lambda: gr.update(choices=run_choices()), None, [runs], api_visibility="private")
-    runs.input(load_run, [runs], [progress, loss_plot, map_plot, best, test_model], api_visibility="private")
-    design_state.change(design_line, [design_state], [design_info], api_visibility="private")
-    return design_info
+    private = {"api_visibility": "private"}
+    source.change(source_fields, [source], [path, upload], **private)
+    for field in (epochs, imgsz, batch):
+        field.change(check_settings, [epochs, imgsz, batch], [settings_msg], show_progress="hidden", **private)
+    go.click(start_clicked, [design_state, source, path, upload, epochs, imgsz, batch, device, job_name],
+             [job_name, message, settings_msg], api_name="start", **private)  # "start": the event's name
+    halt.click(stop, [job_name, validate], [message, progress], **private)
+    timer.tick(poll, [job_name, seen], [progress, loss_plot, map_plot, log, best, test_model, runs, seen],
+               show_progress="hidden", **private)
+    refresh.click(lambda: gr.update(choices=run_choices()), None, [runs], **private)
+    runs.input(load_run, [runs], [progress, loss_plot, map_plot, best, test_model], **private)
+    design_state.change(design_line, [design_state], [design_info], **private)
+    return design_info, runs
+
+
+def keep_lists_current(demo: gr.Blocks, train_page: gr.Tab, test_page: gr.Tab, runs: gr.Dropdown,
+                       test_model: gr.Dropdown) -> None:
+    """The run lists follow the runs folder: rebuilt on page load and when either tab is selected."""
+    private = {"api_visibility": "private", "show_progress": "hidden"}
+    demo.load(refresh_lists, None, [runs, test_model], **private)
+    train_page.select(refresh_lists, None, [runs, test_model], **private)
+    test_page.select(refresh_lists, None, [runs, test_model], **private)

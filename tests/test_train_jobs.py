@@ -19,6 +19,12 @@ def tiny(tmp_path_factory):
     return ensure_shapes(root=str(tmp_path_factory.mktemp("shapes")), n_train=8, n_val=4, imgsz=64, seed=2)
 
 
+@pytest.fixture(scope="module")
+def longer(tmp_path_factory):
+    """20 batches of 2 an epoch: a stop asked after the first batch lands inside epoch 1."""
+    return ensure_shapes(root=str(tmp_path_factory.mktemp("shapes40")), n_train=40, n_val=4, imgsz=64, seed=2)
+
+
 def wait(job, until, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -40,14 +46,29 @@ def test_job_runs_to_the_end_and_is_listed(tiny, tmp_path):
     assert runs[0]["name"] == job.name and runs[0]["epochs"] == 1 and runs[0]["best"]
 
 
-def test_stop_mid_run_leaves_a_loadable_last_pt(tiny, tmp_path):
-    job = TrainJob({"preset": "yolov5n", "data": tiny, "epochs": 50, "imgsz": 64, "batch": 2}, str(tmp_path)).start()
+def test_stop_mid_run_leaves_a_loadable_last_pt(longer, tmp_path):
+    job = TrainJob({"preset": "yolov5n", "data": longer, "epochs": 50, "imgsz": 64, "batch": 2}, str(tmp_path)).start()
     wait(job, lambda j: any(e["event"] == "batch_end" for e in j.events))
     job.stop()
     wait(job, lambda j: j.state != "running")
     assert job.state == "stopped", job.log_tail()
-    assert any(e["event"] == "fit_end" and e["stopped"] for e in job.events)
+    end = next(e for e in job.events if e["event"] == "fit_end")
+    assert end["stopped"] and end["partial"]["epoch"] == 0 and end["epochs_done"] == 0
+    assert not any(e["event"] == "epoch_end" for e in job.events)  # a partial epoch is not an epoch
     assert load_checkpoint(os.path.join(job.dir, "last.pt")).model.nc == 4
+    run = list_runs(str(tmp_path))[0]
+    assert run["epochs"] == 0 and f"stopped during epoch 1 (batch {end['partial']['batch']}/20)" in run["label"]
+    assert "stopped during epoch 1" in job.log_tail() and job.waiting_for() == ""
+
+
+def test_stop_with_validation_asked(longer, tmp_path):
+    job = TrainJob({"preset": "yolov8n", "data": longer, "epochs": 5, "imgsz": 64, "batch": 2}, str(tmp_path)).start()
+    wait(job, lambda j: any(e["event"] == "batch_end" for e in j.events))
+    job.stop(validate=True)
+    assert job.waiting_for().startswith(("waiting for", "validating", "writing"))
+    wait(job, lambda j: j.state != "running")
+    part = next(e for e in job.events if e["event"] == "epoch_partial")
+    assert job.state == "stopped" and "mAP50" in part["metrics"] and os.path.exists(os.path.join(job.dir, "best.pt"))
 
 
 def test_a_crash_is_reported(tmp_path):

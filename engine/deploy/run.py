@@ -13,6 +13,7 @@ import tempfile
 import threading
 
 import numpy as np
+import torch
 
 from ..heads import head_kind
 from ..images import ImageError, read_image
@@ -30,15 +31,25 @@ def _predictors_cached(key: str, source_kind: str, source: str, yaml_text: str, 
     return predictors_for(loaded, imgsz)
 
 
+def onnx_threads() -> int:
+    """onnxruntime's intra-op threads here: as many as torch uses, so the two timings compare."""
+    return max(1, torch.get_num_threads())
+
+
 def predictors_for(loaded: Loaded, imgsz: int) -> dict:
-    """{"torch": Predictor, "onnx": Predictor} for a loaded model at `imgsz`."""
+    """{"torch": Predictor, "onnx": Predictor, "onnx_threads": n} for a loaded model at `imgsz`."""
+    import onnxruntime as ort
+
     model = deploy_model(loaded.model)
     folder = tempfile.mkdtemp(prefix="yld-predict-")
     result = export_onnx(loaded, os.path.join(folder, "model.onnx"), imgsz)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = onnx_threads(), 1
+    session = ort.InferenceSession(result.path, options, providers=["CPUExecutionProvider"])
     return {
         "torch": Predictor.from_torch(model, loaded.names, imgsz),
-        "onnx": Predictor.from_onnx(result.path, head_kind(model), model.nc, loaded.names, imgsz),
-        "trained": loaded.trained, "names": loaded.names,
+        "onnx": Predictor.from_onnx(session, head_kind(model), model.nc, loaded.names, imgsz),
+        "trained": loaded.trained, "names": loaded.names, "onnx_threads": options.intra_op_num_threads,
     }
 
 
@@ -64,8 +75,8 @@ def run_images(preds: dict, images: list, conf: float = 0.25, iou: float = 0.45,
 
     An image that fails is one line in `errors`; the others still come back. Each result's "image"
     (annotated) has its long side at most `max_side` px; its detections are in the image's pixels.
-    latency: per backend, the median over `timing_runs` runs of pre / inference / post (ms) on the
-    first good image."""
+    latency: per backend (see `measure`), over `timing_runs` runs on the first good image, with the
+    threads it ran on."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     results, errors, first = [], [], None
@@ -83,7 +94,25 @@ def run_images(preds: dict, images: list, conf: float = 0.25, iou: float = 0.45,
         results.append({"name": label, "detections": out["detections"], "image": out["image"],
                         "timing_ms": out["timing_ms"], "shape": list(img.shape)})
         first = img if first is None else first
-    latency = {b: preds[b].benchmark(first, runs=timing_runs, conf=conf, iou=iou) for b in BACKENDS} \
-        if first is not None else {}
+    latency = {b: measure(preds[b], first, timing_runs, conf, iou) for b in BACKENDS} if first is not None else {}
+    for b, t in latency.items():
+        t["threads"] = torch.get_num_threads() if b == "torch" else preds.get("onnx_threads")
     return {"results": results, "errors": errors, "latency": latency, "backend": backend,
             "trained": preds["trained"]}
+
+
+def measure(pred, img: np.ndarray, runs: int = 5, conf: float = 0.25, iou: float = 0.45) -> dict:
+    """Latency of one predictor on `img` after a warm-up run, in ms: the median of each stage (pre,
+    inference, post) and of their total, and the total's spread (p10, p90, min, max) over `runs`
+    runs — a busy machine shows as a wide spread, not as one misleading number."""
+    if not isinstance(pred, Predictor):  # a stand-in with its own benchmark: medians only
+        return dict(pred.benchmark(img, runs=runs, conf=conf, iou=iou), runs=runs)
+    img = pred._check(img)
+    pred._stages(img, conf, iou, 300)
+    times = [pred._stages(img, conf, iou, 300)[1] for _ in range(max(1, int(runs)))]
+    totals = np.array([t["pre"] + t["inference"] + t["post"] for t in times])
+    out = {k: round(float(np.median([t[k] for t in times])), 3) for k in ("pre", "inference", "post")}
+    p10, p90 = np.percentile(totals, [10, 90])
+    return {**out, "total": round(float(np.median(totals)), 3), "p10": round(float(p10), 3),
+            "p90": round(float(p90), 3), "min": round(float(totals.min()), 3), "max": round(float(totals.max()), 3),
+            "runs": len(times)}

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from .progress import STOP_VALIDATE
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 LAUNCH = os.path.join(ROOT, "launch.py")
 
@@ -94,10 +96,18 @@ class TrainJob:
             return "stopped" if ended[-1].get("stopped") else "finished"
         return "stopped" if self.stopping and code in (0, -signal.SIGTERM) else "crashed"
 
-    def stop(self) -> None:
+    def stop(self, validate: bool = False) -> None:
+        """Ask the process to stop after its running batch; `validate`: validate the partial epoch
+        too (the STOP_VALIDATE file in the run folder says so to the trainer)."""
         if self.proc is not None and self.proc.poll() is None:
+            if validate:
+                open(os.path.join(self.dir, STOP_VALIDATE), "w").close()
             self.stopping = True
             self.proc.send_signal(signal.SIGTERM)
+
+    def waiting_for(self) -> str:
+        """While a stop is under way: what the process still does before it ends ('' otherwise)."""
+        return waiting_for(self.events) if self.stopping and self.state == "running" else ""
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -167,7 +177,8 @@ def run_state(folder: str, events: list[dict], running: bool = False) -> str:
 
 def list_runs(project: str = "runs", running: tuple | set = ()) -> list[dict]:
     """Earlier runs (newest first): every folder with a train.log, events.jsonl or best.pt, with its
-    state (run_state; `running` = names of this app's live jobs) and last metrics."""
+    state (run_state; `running` = names of this app's live jobs), what it trained, when, its complete
+    epochs, last and best metrics, the epoch a stop cut short, and a `label` for the page's lists."""
     out = []
     if not os.path.isdir(project):
         return out
@@ -175,19 +186,112 @@ def list_runs(project: str = "runs", running: tuple | set = ()) -> list[dict]:
         folder = os.path.join(project, name)
         if not any(os.path.isfile(os.path.join(folder, f)) for f in ("train.log", "events.jsonl", "best.pt")):
             continue
-        events = [e for e in read_events(os.path.join(folder, "events.jsonl"))[0] if isinstance(e, dict)]
-        epochs = [e for e in events if e.get("event") == "epoch_end"]
-        best = os.path.join(folder, "best.pt")
-        m = (epochs[-1].get("metrics") or {}) if epochs else {}
-        out.append({"name": name, "dir": folder, "best": best if os.path.exists(best) else None,
-                    "last": os.path.join(folder, "last.pt") if os.path.exists(os.path.join(folder, "last.pt")) else None,
-                    "epochs": len(epochs), "mAP50": m.get("mAP50"), "mAP50-95": m.get("mAP50-95"),
-                    "mtime": os.path.getmtime(folder), "events": events,
-                    "state": run_state(folder, events, name in running)})
+        out.append(describe_run(folder, name in running))
     return sorted(out, key=lambda r: -r["mtime"])
 
 
+def describe_run(folder: str, running: bool = False) -> dict:
+    """One run folder as list_runs gives it (see there)."""
+    name = os.path.basename(os.path.normpath(folder))
+    run = {"name": name, "dir": folder, **summarise_events(os.path.join(folder, "events.jsonl")),
+           "mtime": os.path.getmtime(folder)}
+    for kind in ("best", "last"):
+        path = os.path.join(folder, f"{kind}.pt")
+        run[kind] = path if os.path.exists(path) else None
+    run["state"] = run_state(folder, run.pop("_ends"), running)
+    run["design"] = run["design"] or name
+    run["started"] = run["started"] or run["mtime"]
+    run["label"] = run_label(run)
+    return run
+
+
+_summaries: dict[str, tuple[tuple, dict]] = {}  # events path -> ((size, mtime), summary): read once per change
+
+
+def summarise_events(path: str) -> dict:
+    """What a run's event file says, in a few fields (cached until the file changes): design,
+    started (time of fit_start), epochs (complete ones), mAP50 / mAP50-95 of the last, best_mAP50
+    (of the best by fitness, as best.pt), partial ({epoch, batch, batches} of an epoch a stop cut short)."""
+    try:
+        st = os.stat(path)
+        key = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    cached = _summaries.get(path)
+    if key is not None and cached and cached[0] == key:
+        return dict(cached[1])
+    events = [e for e in read_events(path)[0] if isinstance(e, dict)] if key else []
+    start = next((e for e in events if e.get("event") == "fit_start"), {})
+    epochs = [e for e in events if e.get("event") == "epoch_end"]
+    scored = [e for e in events if e.get("event") in ("epoch_end", "epoch_partial") and e.get("metrics")]
+    best = max(scored, key=lambda e: 0.1 * e["metrics"].get("mAP50", 0) + 0.9 * e["metrics"].get("mAP50-95", 0),
+               default=None)
+    end = next((e for e in reversed(events) if e.get("event") == "fit_end"), None)
+    last = (epochs[-1].get("metrics") or {}) if epochs else {}
+    summary = {"design": design_of(start.get("args") or {}), "started": start.get("time"), "epochs": len(epochs),
+               "epochs_planned": start.get("epochs"), "mAP50": last.get("mAP50"), "mAP50-95": last.get("mAP50-95"),
+               "best_mAP50": best["metrics"].get("mAP50") if best else None,
+               "partial": (end or {}).get("partial"), "_ends": [end] if end else []}
+    if key is not None:
+        _summaries[path] = (key, summary)
+    return dict(summary)
+
+
+def design_of(args: dict) -> str:
+    """The name of what a run trained, from its fit_start args: the preset, the model yaml's name
+    (the page writes DESIGN.yaml into the run folder) or the picks."""
+    if args.get("preset"):
+        return str(args["preset"])
+    if args.get("cfg"):
+        return os.path.splitext(os.path.basename(str(args["cfg"])))[0]
+    picks = [str(args[k]) for k in ("backbone", "neck", "head") if args.get(k)]
+    return " + ".join(picks) + (f" ({args['scale']})" if picks and args.get("scale") else "")
+
+
+def run_label(run: dict) -> str:
+    """'yolov8n · 2025-05-03 14:22 · 2 epochs · best mAP50 0.412', then how it ended if not finished
+    ('stopped during epoch 3 (batch 9/25)', 'crashed', ...)."""
+    n = run["epochs"]
+    parts = [run["design"], time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"])),
+             f"{n} epoch{'s' if n != 1 else ''}"]
+    if run.get("best_mAP50") is not None:
+        parts.append(f"best mAP50 {run['best_mAP50']:.3f}")
+    p, state = run.get("partial"), run["state"]
+    if state == "stopped" and p:
+        parts.append(f"stopped during epoch {p['epoch'] + 1} (batch {p['batch']}/{p['batches']})")
+    elif state != "finished":
+        parts.append(state)
+    return " · ".join(parts)
+
+
+def waiting_for(events: list[dict]) -> str:
+    """What a run asked to stop still does before it ends, from its events: the batch it is in, the
+    validation, or writing last.pt."""
+    kinds = [e.get("event") for e in events]
+    if "stopping" in kinds:
+        ev = events[len(kinds) - 1 - kinds[::-1].index("stopping")]
+        if not ev["partial"]:
+            return f"validating epoch {ev['epoch'] + 1}, then writing last.pt"
+        return "validating the partial epoch (as asked), then writing last.pt" if ev["validate"] else "writing last.pt"
+    batches = [e for e in events if e.get("event") == "batch_end"]
+    if not batches:
+        return "waiting for the model and data to load; it stops after the first batch"
+    last = batches[-1]
+    if last["batch"] + 1 == last["batches"] and not any(
+            e.get("event") == "epoch_end" and e.get("epoch") == last["epoch"] for e in events):
+        return f"waiting for the validation of epoch {last['epoch'] + 1} to finish, then last.pt is written"
+    pace = ""
+    if len(batches) >= 2 and "time" in batches[-1] and "time" in batches[-2]:
+        took = batches[-1]["time"] - batches[-2]["time"]
+        pace = f" (a batch takes about {took:.0f} s)" if took >= 1.5 else " (under 2 s a batch)"
+    nxt = (last["batch"] + 2) if last["batch"] + 1 < last["batches"] else 1
+    return f"waiting for batch {nxt}/{last['batches']} to finish{pace}, then last.pt is written"
+
+
 def checkpoints(project: str = "runs") -> list[str]:
-    """Every best.pt under `project`, newest first (the model lists of the page)."""
+    """Every best.pt under `project`, and last.pt where a run has no best.pt (stopped before an
+    epoch was validated), newest first (the model lists of the page)."""
     found = glob.glob(os.path.join(project, "**", "best.pt"), recursive=True)
+    found += [p for p in glob.glob(os.path.join(project, "**", "last.pt"), recursive=True)
+              if not os.path.exists(os.path.join(os.path.dirname(p), "best.pt"))]
     return sorted(found, key=os.path.getmtime, reverse=True)

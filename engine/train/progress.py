@@ -1,10 +1,14 @@
 """Two subscribers of the trainer's events: a progress line for the terminal and a JSONL event
-file (one JSON object per event) that other programs — the page — can follow."""
+file (one JSON object per event) that other programs — the page — can follow; and the name of the
+file by which the page asks a stopping run to validate its partial epoch."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+
+STOP_VALIDATE = "validate-on-stop"  # in a run folder: a stop mid-epoch validates that partial epoch
 
 
 def _fmt_s(s: float) -> str:
@@ -39,8 +43,22 @@ class ProgressPrinter:
             print(("\r" if self.tty else "") + f"epoch {ev['epoch'] + 1}/{ev['epochs']}  {losses}  "
                   f"mAP50 {m['mAP50']:.3f}  mAP50-95 {m['mAP50-95']:.3f}  P {m['precision']:.3f}  R {m['recall']:.3f}  "
                   f"({ev['seconds']:.0f} s)", file=self.stream, flush=True)
+        elif kind == "stopping" and ev.get("rank", 0) == 0 and ev["partial"]:
+            print(("\n" if self.tty else "") + f"stopping during epoch {ev['epoch'] + 1}/{ev['epochs']} after batch "
+                  f"{ev['batch']}/{ev['batches']}: " + ("validating it, then " if ev["validate"] else "")
+                  + "writing last.pt", file=self.stream, flush=True)
+        elif kind == "epoch_partial":
+            m = ev["metrics"]
+            print(f"stopped during epoch {ev['epoch'] + 1}/{ev['epochs']} (batch {ev['batch']}/{ev['batches']}), "
+                  "not counted as an epoch" + (f"; its mAP50 {m['mAP50']:.3f}  mAP50-95 {m['mAP50-95']:.3f}" if m
+                                                else "; not validated") + f" ({ev['seconds']:.0f} s)",
+                  file=self.stream, flush=True)
         elif kind == "fit_end" and ev.get("rank", 0) == 0:
             m = ev["metrics"] or {}
+            if not os.path.exists(ev["best"]):
+                print(f"no best.pt (no epoch was validated); last.pt: {ev['last']}  ({_fmt_s(ev['seconds'])})",
+                      file=self.stream, flush=True)
+                return
             print(f"best: {ev['best']}  mAP50 {m.get('mAP50', 0):.3f}  mAP50-95 {m.get('mAP50-95', 0):.3f}  "
                   f"({_fmt_s(ev['seconds'])})", file=self.stream, flush=True)
 

@@ -38,6 +38,7 @@ from .ema import ModelEMA
 from .loss import make_loss
 from .metrics import DetectionMetrics
 from .optim import make_optimizer
+from .stopping import StopAndEta
 
 
 @dataclass
@@ -142,7 +143,7 @@ def check_device(device: str) -> str:
     return d
 
 
-class Trainer:
+class Trainer(StopAndEta):
     def __init__(self, config: TrainConfig, events: Events | None = None):
         self.c = config
         self.events = events or Events()
@@ -201,7 +202,8 @@ class Trainer:
             t_epoch = time.time()
             mean_items = self._train_epoch(epoch, t_epoch)
             if self.rank == 0:
-                self._validate_and_save(epoch, mean_items, t_epoch)
+                # a partial epoch (a stop mid-epoch) is not an epoch: no epoch_end, validated only if asked
+                (self._save_partial if self.partial else self._validate_and_save)(epoch, mean_items, t_epoch)
             if self.world > 1:
                 dist.barrier()
             if self.stop_requested:
@@ -209,7 +211,8 @@ class Trainer:
         result = {"save_dir": save_dir, "best": os.path.join(save_dir, "best.pt"),
                   "last": os.path.join(save_dir, "last.pt"), "metrics": self.metrics, "history": self.history,
                   "seconds": round(time.time() - t_fit, 1), "stopped": self.stop_requested,
-                  "rank": self.rank, "weights_sha256": weights_digest(self.model)}
+                  "partial": self.partial_dict(),
+                  "epochs_done": len(self.history), "rank": self.rank, "weights_sha256": weights_digest(self.model)}
         self.events.fire("fit_end", **result)
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -333,12 +336,13 @@ class Trainer:
             seen += imgs.shape[0]
             elapsed = time.time() - t_epoch
             rate = seen / max(elapsed, 1e-9)
-            left = (nb - i - 1) * elapsed / (i + 1) + (c.epochs - epoch - 1) * nb * elapsed / (i + 1)
+            left = self._eta(epoch, i, nb, elapsed)
             self.events.fire("batch_end", epoch=epoch, epochs=c.epochs, batch=i, batches=nb,
                              loss={n: round(float(v), 5) for n, v in zip(loss_fn.names, mean_items)},
                              lr=optimizer.param_groups[1]["lr"], images_per_s=round(rate * self.world, 2),
                              eta_s=round(left, 1), rank=self.rank)
             if self.stop_requested:
+                self._note_stop(epoch, i + 1, nb)
                 break
         return mean_items
 
@@ -346,7 +350,9 @@ class Trainer:
         """Rank 0 after each epoch: validate the EMA model, record the epoch, write last.pt (with the
         training state to resume from) and best.pt when fitness improved, fire epoch_end."""
         c, ema, names = self.c, self.ema, self.names
+        t_val = time.time()
         self.metrics = metrics = self.validate(ema.ema, self.val_loader, self.device, self.nc)
+        self.val_seconds = time.time() - t_val
         fitness = 0.1 * metrics["mAP50"] + 0.9 * metrics["mAP50-95"]
         self.history.append({"epoch": epoch, "loss": {n: float(v) for n, v in zip(self.loss_fn.names, mean_items)},
                              "metrics": metrics})
@@ -361,7 +367,8 @@ class Trainer:
                             epoch=epoch, metrics=metrics)
         self.events.fire("epoch_end", epoch=epoch, epochs=c.epochs, metrics=metrics,
                          loss={n: round(float(v), 5) for n, v in zip(self.loss_fn.names, mean_items)},
-                         seconds=round(time.time() - t_epoch, 2), best_fitness=round(self.best_fitness, 5))
+                         seconds=round(time.time() - t_epoch, 2), val_seconds=round(self.val_seconds, 2),
+                         best_fitness=round(self.best_fitness, 5))
 
     @torch.no_grad()
     def validate(self, model: nn.Module, loader, device, nc: int) -> dict:

@@ -18,6 +18,7 @@ def test_detect_on_an_uploaded_image(page, shot, tmp_path):
     page.wait_for_selector("#latency", timeout=120000)
     text = page.locator("#latency").inner_text()
     assert "PyTorch" in text and "onnxruntime" in text and "Untrained design" in text
+    assert "threads" in text and "p10–p90" in text  # a median and its spread, and the threads used
     assert "notes.jpg: not an image" in page.locator("#test-message").inner_text()
     page.locator("#test-gallery img").first.wait_for()
     shot(page, "08-test-tab")
