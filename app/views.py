@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from html import escape
 
+from graph.report import dead_line
+
 
 def _stat(label: str, value: str, key: str, raw=None, hint: str = "") -> str:
     data = f' data-value="{raw}"' if raw is not None else ""
@@ -25,7 +27,7 @@ def summary_html(result: dict, change: str = "", imgsz: int = 640) -> str:
         _stat(f"GFLOPs @{imgsz}", f"{c['gflops']:.2f}", "gflops", round(c["gflops"], 4),
               "2 × multiply-adds of one forward pass, thop's counting rules"),
         _stat("Fused params", f"{c['fused_params']:,}", "fused-params", c["fused_params"],
-              "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised"),
+              "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised, unused weights dropped"),
         _stat("Fused GFLOPs", f"{c['fused_gflops']:.2f}", "fused-gflops", round(c["fused_gflops"], 4),
               "deploy form: BatchNorm folded into convs, RepVGG blocks re-parameterised"),
         _stat("Layers", f"{c['layers']}", "layers", c["layers"], _layers_hint(c.get("layers_by", ""))),
@@ -44,6 +46,8 @@ def summary_html(result: dict, change: str = "", imgsz: int = 640) -> str:
         why = ('<div class="yld-why">YOLOv5 prints the YOLO-style figure: it counts one '
                '32-pixel image and scales by area, which overstates layers whose cost does not grow with the '
                'image (squeeze-and-excite).</div>')
+    if c.get("dead_params"):
+        why += f'<div class="yld-note" id="stat-dead">⚠ {escape(dead_line(c["dead_params"], c.get("dead", [])))}</div>'
     delta = f'<div class="yld-change" id="stat-change">{escape(change)} vs previous design</div>' if change else ""
     notes = "".join(f'<div class="yld-note">{escape(n)}</div>' for n in result.get("notes", []))
     head = (f'<div class="yld-name">{escape(result["name"])} · {result["nc"]} classes · '
@@ -60,8 +64,8 @@ def error_html(message: str) -> str:
 CSS = """
 .yld-summary {padding: 4px 2px;}
 .yld-name {font-size: 0.9rem; color: #475569; margin-bottom: 8px;}
-.yld-stats {display: flex; flex-wrap: wrap; gap: 10px;}
-.yld-stat {flex: 1 1 118px; border: 1px solid #e2e8f0; border-radius: 10px; padding: 8px 12px; background: #f8fafc;}
+.yld-stats {display: grid; grid-template-columns: repeat(auto-fill, minmax(104px, 1fr)); gap: 8px;}
+.yld-stat {min-width: 0; border: 1px solid #e2e8f0; border-radius: 10px; padding: 8px 12px; background: #f8fafc;}
 .yld-label {font-size: 0.75rem; color: #64748b; text-transform: uppercase; letter-spacing: 0.04em;}
 .yld-value {font-size: 1.25rem; font-weight: 650; color: #0f172a; font-variant-numeric: tabular-nums;}
 .yld-why, .yld-note {font-size: 0.8rem; color: #64748b; margin-top: 6px;}

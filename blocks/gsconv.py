@@ -90,8 +90,10 @@ class GSBottleneck(nn.Module):
                 Arg("g", "int", 1, "groups", low=1), e_arg()),
           example=(EXAMPLE_DOWN, (-1, 2, "VoVGSCSP", (32,)), (-1, 1, "VoVGSCSP", (48,))))
 class VoVGSCSP(nn.Module):
-    """Upstream also builds a 3x3 `res` Conv that forward never uses: it is left out here, so the
-    parameter count is what the model actually uses (upstream's count is higher by that conv)."""
+    """Upstream (the slim-neck repository's VoVGSCSP, for YOLOv5 and for Ultralytics) also builds a
+    3x3 Conv `res` (c_ -> c_, BatchNorm, no activation) that its forward never calls. It is built here
+    too, so the parameter count is the one upstream prints; graph/dead.py finds it unused, the counts
+    report it as dead parameters, and the deploy form drops it."""
 
     def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
         super().__init__()
@@ -99,6 +101,7 @@ class VoVGSCSP(nn.Module):
         self.cv1 = Conv(c1, c_, 1, 1)
         self.cv2 = Conv(c1, c_, 1, 1)
         self.gsb = nn.Sequential(*(GSBottleneck(c_, c_, e=1.0) for _ in range(n)))
+        self.res = Conv(c_, c_, 3, 1, act=False)  # never used: upstream's, for its parameter count
         self.cv3 = Conv(2 * c_, c2, 1)
 
     def forward(self, x):

@@ -10,7 +10,10 @@
   grow with the image (squeeze-and-excite FCs), which is why both are given.
 - gflops_ultralytics: Ultralytics 8.4's printed figure — ultralytics-thop's rules on stride-high
   proxy images, extrapolated to the image (graph/flops.py `ultralytics_macs`).
-- fused_*: after every BatchNorm is folded and RepVGG blocks re-parameterised (the deploy form).
+- fused_*: after every BatchNorm is folded and RepVGG blocks re-parameterised (the deploy form),
+  without the dead parameters.
+- dead_params: parameters the model builds (as upstream builds them, so `params` includes them) that
+  no forward pass reads, found by running the model (graph/dead.py); `dead` says where.
 
 Everything is counted on the meta device: no weights are allocated, only shapes flow.
 """
@@ -18,13 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
 
 from blocks import info_of
 
+from . import dead as dead_weights
 from .errors import SpecError
 from .flops import LayerFailed, layer_macs, ultralytics_macs
 from .model import DetectionModel, checked_params, count_params
@@ -46,6 +50,8 @@ class Counts:
     per_layer: list[dict]
     gflops_ultralytics: float = 0.0  # as Ultralytics 8.4 prints it
     layers_by: str = ""  # whose convention `layers` follows: "YOLOv5 7.0" | "Ultralytics 8.4"
+    dead_params: int = 0  # built and counted (as upstream), read by no forward pass; not in fused_params
+    dead: list[str] = field(default_factory=list)  # where they are: "VoVGSCSP.res in layers 13, 17"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +83,10 @@ def _count(graph: LayerGraph) -> Counts:
     model = DetectionModel(graph, device="meta")
     params = checked_params(model)
     stride = max(graph.max_stride, 32)
-    macs = _checked_pass(graph, model)
+    with dead_weights.watching(model, functions=False) as seen:  # the hooks only: cheap
+        macs = _checked_pass(graph, model)
+    found = dead_weights.unused(model, _image(graph, graph.imgsz), seen)
+    dead_by_layer = _by_layer(found.params)
     scale = (graph.imgsz / stride) ** 2
     # Every layer's cost grows with image area except after a global pool (SE layers): only then
     # does the shortcut differ from the real count, and only then is a second pass needed.
@@ -92,18 +101,46 @@ def _count(graph: LayerGraph) -> Counts:
             "module": node.module, "args": _plain(node.shown_args), "section": node.section,
             "out_shape": list(node.shape) if node.c_out else None, "stride": node.stride or None,
             "tap": node.tap or None, "gflops": 2 * mac / 1e9, "gflops_stride": 2 * mac_s * scale / 1e9,
+            "dead_params": dead_by_layer.get(node.index, 0),
         })
     ultralytics = graph.spec.dialect == "ultralytics"
     n_layers = yolo_layer_count(model, leaves=ultralytics)
     macs_ul = ultralytics_macs(model, graph.spec.ch, graph.imgsz, graph.max_stride)
-    model.fuse()
+    where = _where(found, graph)
+    model.fuse(found.modules)
     fused_macs = layer_macs(model, _image(graph, graph.imgsz))
     return Counts(
         layers=n_layers, params=params, gflops=2 * sum(macs) / 1e9,
         gflops_stride=2 * sum(macs_stride) * scale / 1e9, fused_params=count_params(model),
         fused_gflops=2 * sum(fused_macs) / 1e9, imgsz=graph.imgsz, per_layer=per_layer,
         gflops_ultralytics=2 * macs_ul / 1e9, layers_by=LAYERS_BY[ultralytics],
+        dead_params=found.total, dead=where,
     )
+
+
+def _layer_of(name: str) -> int:
+    return int(name.split(".")[1])  # model.<layer>.<path in the block>
+
+
+def _by_layer(params: dict[str, int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for name, numel in params.items():
+        out[_layer_of(name)] = out.get(_layer_of(name), 0) + numel
+    return out
+
+
+def _where(found: dead_weights.Dead, graph: LayerGraph) -> list[str]:
+    """One phrase per (block, part) holding dead parameters: "VoVGSCSP.res in layers 13, 17, 20, 23".
+    A part is a module that never runs, or else the unread parameter itself (copy numbers left out)."""
+    parts: dict[str, list[int]] = {}
+    for name in found.params:
+        owner = next((m for m in found.modules if name.startswith(m + ".")), name)
+        i = _layer_of(owner)
+        path = ".".join(p for p in owner.split(".")[2:] if not p.isdigit())
+        key = f"{graph.layers[i].module}.{path}" if path else graph.layers[i].module
+        if i not in parts.setdefault(key, []):
+            parts[key].append(i)
+    return [f"{key} in layer{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}" for key, at in parts.items()]
 
 
 def _checked_pass(graph: LayerGraph, model: DetectionModel) -> list[int]:

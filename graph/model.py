@@ -11,7 +11,7 @@ from blocks.conv import default_activation
 from blocks.registry import STACK
 from blocks.torchnn import activation_factory
 
-from . import limits
+from . import dead, limits
 from .errors import SpecError
 from .resolve import LayerGraph, LayerNode
 
@@ -36,6 +36,7 @@ class DetectionModel(nn.Module):
             self.register_buffer("stride", torch.tensor(graph.strides, dtype=torch.float), persistent=False)
         self.save = graph.save
         self.nc = graph.spec.nc
+        self.ch, self.imgsz = graph.spec.ch, graph.imgsz  # the input a probe of dead weights runs (fuse)
         if not self.stride.is_meta:
             self._initialize()
 
@@ -61,9 +62,19 @@ class DetectionModel(nn.Module):
                 kept[m.i] = prev
         return prev
 
+    def dead_weights(self) -> dead.Dead:
+        """The parameters no forward pass reads (graph/dead.py), found on a meta copy at the design's
+        image size: what the deploy form drops, and what DistributedDataParallel must be told of
+        (`find_unused_parameters`), as those parameters never get a gradient."""
+        probe = torch.empty(1, self.ch, self.imgsz, self.imgsz, device="meta")
+        return dead.unused(dead.meta_twin(self), probe)
+
     @torch.no_grad()
-    def fuse(self) -> "DetectionModel":
-        """Deploy form: every block folds its BatchNorms and re-parameterises itself (duck typing)."""
+    def fuse(self, dead_modules: list[str] | None = None) -> "DetectionModel":
+        """Deploy form: the modules no forward pass runs go (graph/dead.py: found by running a meta copy,
+        unless the caller found them already, `dead_modules`), then every block folds its BatchNorms and
+        re-parameterises itself (duck typing)."""
+        dead.drop(self, self.dead_weights().modules if dead_modules is None else dead_modules)
         for m in list(self.modules()):
             if m is not self and callable(getattr(m, "fuse", None)):
                 m.fuse()

@@ -21,6 +21,13 @@ def unused_note(graph: LayerGraph, counts: Counts) -> list[str]:
             f"{params:,} parameters are built and counted but never used"]
 
 
+def dead_line(dead_params: int, where: list[str]) -> str:
+    """One sentence on dead parameters (Counts.dead_params, Counts.dead): how many, where, and what
+    becomes of them. The CLI's info and the page's summary both say it."""
+    return (f"{dead_params:,} parameters are never used by the forward pass ({'; '.join(where)}, built as the "
+            f"upstream code builds them, so counted in the parameters); the deploy form and the export drop them")
+
+
 def info_dict(graph: LayerGraph, counts: Counts, notes: list[str]) -> dict:
     spec = graph.spec
     return {
@@ -48,6 +55,8 @@ def info_text(graph: LayerGraph, counts: Counts, notes: list[str]) -> str:
     if abs(counts.gflops_stride - counts.gflops) > 0.005:
         lines.append(f"  YOLOv5 counts one {max(graph.max_stride, 32)}-pixel image and scales by area, which "
                      f"overstates layers that do not grow with the image (squeeze-and-excite)")
+    if counts.dead_params:
+        lines.append(f"  {dead_line(counts.dead_params, counts.dead)}")
     lines.append(f"  fused for deploy: {counts.fused_params:,} parameters, {counts.fused_gflops:.2f} GFLOPs; "
                  f"weights {counts.params * 4 / 2**20:.2f} MB (fp32)")
     return "\n".join(lines)

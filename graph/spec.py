@@ -53,7 +53,10 @@ class ModelSpec:
     ch: int = 3
     activation: str | None = None  # `nn.LeakyReLU(0.1)`: every default-activation Conv's (blocks/torchnn.py)
     name: str = field(default="model", compare=False)
-    extra: tuple = field(default=(), compare=False)  # other top-level keys, kept for the round trip
+    # Other top-level keys, in file order, kept for the round trip. Some change the model (`end2end`,
+    # `reg_max`: the head's options, graph/resolve.py), so they take part in equality and the hash,
+    # which key the caches (app/handlers.py); `_tupled` makes every value hashable.
+    extra: tuple = ()
 
     @property
     def multiples(self) -> tuple[float, float, float]:
@@ -100,10 +103,13 @@ def _check_nc(nc) -> int:
 
 
 def _tupled(value):
+    """Yaml data as hashable data: lists (and a `!!set`, sorted) as tuples, mappings as (key, value) pairs."""
     if isinstance(value, list):
         return tuple(_tupled(v) for v in value)
     if isinstance(value, dict):
         return tuple((k, _tupled(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted((_tupled(v) for v in value), key=repr))
     return value
 
 

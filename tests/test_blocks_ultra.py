@@ -28,7 +28,7 @@ from blocks.csp import SPPF
 from blocks.psa import Attention
 from blocks.rep import RepConv
 from blocks.v10 import RepVGGDW
-from graph.counts import count
+from graph.counts import count, yolo_layer_count
 from graph.errors import SpecError
 from graph.model import build
 from graph.receptive import IMAGE, through
@@ -151,8 +151,16 @@ def test_upstream_file_counts_as_ultralytics_prints(name, scale, body, params, l
     assert sum(r["params"] for r in c.per_layer[:-1]) == body  # the blocks, apart from the head
     assert c.params == params
     assert c.gflops_ultralytics == pytest.approx(gflops, abs=1e-6)
-    if "yolov9" not in name:  # RepConv's shared SiLU: graph/counts.py does not read its name yet
-        assert (c.layers, c.layers_by) == (layers, "Ultralytics 8.4")
+    assert (c.layers, c.layers_by) == (layers, "Ultralytics 8.4")  # v9: RepConvs share one SiLU upstream
+
+
+def test_repconvs_share_one_silu_in_the_layer_count():
+    """Upstream's RepConvs share one SiLU (`RepConv.default_act`); ours each own one and say so by name
+    (`default_act = "RepConv.default_act"`), which graph/counts.py counts once. Measured with ultralytics
+    8.4.190 on nn.Sequential of 1, 2, 3 RepConv(8, 8): leaf modules 7, 13, 19; all modules 11, 20, 29."""
+    for n, leaves, every in ((1, 7, 11), (2, 13, 20), (3, 19, 29)):
+        m = nn.Sequential(*(RepConv(8, 8) for _ in range(n)))
+        assert (yolo_layer_count(m, leaves=True), yolo_layer_count(m)) == (leaves, every), n
 
 
 # ---------------------------------------------------------------- parse_model's rules by scale, `legacy`

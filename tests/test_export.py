@@ -29,20 +29,27 @@ def design(name, imgsz=64):
     return load_design(open(preset_path(name)).read(), imgsz, name)
 
 
+HEAD_KINDS = ("anchor-based", "anchor-free", "end-to-end")
+
+
 def expected_head(name, imgsz=64):
     """(kind label, eval output shape) that the preset's own resolved head promises: anchors given ->
-    anchor-based, (1, na * cells, 5 + nc); none -> anchor-free, (1, 4 + nc, cells)."""
+    anchor-based, (1, na * cells, 5 + nc); end-to-end (`end2end: True`, v10Detect) -> (1, 300, 6);
+    else anchor-free, (1, 4 + nc, cells)."""
     graph = resolve(parse_file(preset_path(name))[0], imgsz)
     cells = sum(graph.layers[s].shape[1] * graph.layers[s].shape[2] for s in graph.head.sources)
     anchors = graph.head.args.get("anchors")
     if anchors:
         return "anchor-based", (1, len(anchors[0]) // 2 * cells, 5 + graph.spec.nc)
+    if graph.head.ctor_kw.get("end2end") or graph.head.module == "v10Detect":
+        return "end-to-end", (1, 300, 6)
     return "anchor-free", (1, 4 + graph.spec.nc, cells)
 
 
 def test_presets_export_both_head_kinds():
-    """The per-preset export test below takes both branches of its head check."""
-    assert {expected_head(name)[0] for name in presets()} == {"anchor-based", "anchor-free"}
+    """The per-preset export test below takes both branches of its head check (and the end-to-end
+    one when a preset has that head)."""
+    assert {"anchor-based", "anchor-free"} <= {expected_head(name)[0] for name in presets()}
 
 
 @pytest.mark.parametrize("name", list(presets()))
@@ -58,8 +65,8 @@ def test_every_preset_exports_and_matches_onnxruntime(name, tmp_path):
     out = ort.InferenceSession(r.path, providers=["CPUExecutionProvider"]).run(
         None, {"images": np.zeros((1, 3, 64, 64), np.float32)})[0]
     kind, want = expected_head(name)
-    other = ({"anchor-based", "anchor-free"} - {kind}).pop()
-    assert kind in r.head and other not in r.head, f"{name}: a {kind} head reported as {r.head!r}"
+    others = [k for k in HEAD_KINDS if k != kind]
+    assert kind in r.head and not any(k in r.head for k in others), f"{name}: a {kind} head reported as {r.head!r}"
     assert out.shape == want
 
 
@@ -174,6 +181,83 @@ def test_pack_for_every_block_family_parses():
     exec(compile(src, "all.py", "exec"), mod.__dict__)
     assert all(hasattr(mod, n) for n in names)
     assert {"Conv", "Detect"} <= STOCK
+
+
+# Designs whose packs are imported on their own: every seed article's blocks, and Ultralytics 8.4's
+# (YOLO11's C3k2 / C2PSA, YOLO12's A2C2f, YOLO26's end-to-end head, YOLOv10's, YOLOv9's RepNCSPELAN4).
+PACKED = ["yolov5-shufflenetv2", "yolov8n-ghostnet", "yolov5s-slimneck", "yolov5-mobilenetv3-small",
+          "yolov5s-repvgg", "ultra/ul-yolo11.yaml", "ultra/ul-yolo12.yaml", "ultra/ul-yolo26.yaml",
+          "ultra/ul-yolov10n.yaml", "ultra/ul-yolov9t.yaml"]
+PACK_CHECK = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import torch
+import yolo_lite_blocks as pack
+assert not [m for m in sys.modules if m.split(".")[0] in ("blocks", "graph", "engine")]
+cases, results = torch.load(os.path.join(sys.argv[1], "cases.pt"), weights_only=True), []
+for c in cases:
+    m = getattr(pack, c["maker"])(*c["ctor"], **c["ctor_kw"]).eval()
+    m.load_state_dict(c["state"])
+    with torch.no_grad():
+        y = m(c["x"] if c["multi"] else c["x"][0])
+    y = torch.cat([t.flatten() for t in y]) if isinstance(y, (list, tuple)) else y
+    results.append([c["where"], sum(p.numel() for p in m.parameters()) == c["params"],
+                    y.shape == c["y"].shape and torch.allclose(y, c["y"], atol=1e-5)])
+print(json.dumps(results))
+"""
+
+
+def _pack_cases(name):
+    """(the pack's module text, one case per layer the module builds: its maker, constructor args, our
+    layer's weights, an input and our output) for a preset or a fixture."""
+    path = os.path.join(ROOT, "tests", "fixtures", name) if name.endswith(".yaml") else preset_path(name)
+    text = open(path).read()
+    graph = resolve(parse(text, name=os.path.basename(name))[0], 64)
+    src = zipfile.ZipFile(io.BytesIO(export_pack(graph, text))).read("yolo_lite_blocks.py").decode()
+    cases, maps = [], {-1: torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))}
+    for node in graph.layers:
+        torch.manual_seed(node.index)
+        layer = node.info.make(*node.ctor, **node.ctor_kw).eval()
+        x = [maps[s] for s in node.sources]
+        with torch.no_grad():
+            y = layer(x if node.info.inputs != 1 else x[0])
+        maps[node.index] = y
+        maker = node.info.build or node.info.cls
+        if maker.__module__.startswith("torch."):
+            continue  # torch's own layers: upstream has them, the pack does not carry them
+        flat = torch.cat([t.flatten() for t in y]) if isinstance(y, (list, tuple)) else y
+        cases.append({"where": f"{name} layer {node.index} {node.module}", "maker": maker.__name__,
+                      "ctor": list(node.ctor), "ctor_kw": dict(node.ctor_kw), "state": layer.state_dict(),
+                      "x": x, "multi": node.info.inputs != 1, "y": flat,
+                      "params": sum(p.numel() for p in layer.parameters())})
+    return src, cases
+
+
+@pytest.mark.parametrize("name", PACKED)
+def test_pack_module_imports_alone_and_builds_every_block_it_carries(name, tmp_path):
+    """The shipped module, imported by a fresh interpreter that cannot see this project (isolated
+    mode), builds every block of the design it carries (with the yaml's constructor args), to the same
+    parameter count and, with our weights, the same output. Once a pack's Conv called `default_act()`
+    without the activation context it reads, and raised NameError there."""
+    src, cases = _pack_cases(name)
+    (tmp_path / "yolo_lite_blocks.py").write_text(src)
+    torch.save(cases, tmp_path / "cases.pt")
+    p = subprocess.run([sys.executable, "-I", "-c", PACK_CHECK, str(tmp_path)], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    results = json.loads(p.stdout.strip().splitlines()[-1])
+    assert len(results) == len(cases) and cases
+    assert [where for where, same_params, same_out in results if not (same_params and same_out)] == []
+
+
+def test_pack_carries_the_ultralytics_blocks_and_refuses_a_broken_module():
+    for name in ("ultra/ul-yolo11.yaml", "ultra/ul-yolo26.yaml"):
+        built = {c["maker"] for c in _pack_cases(name)[1]}
+        assert built == {"Conv", "C3k2", "SPPF", "C2PSA", "Concat", "detect_head"}, name  # the head's maker
+    from engine.deploy.pack import undefined_names
+
+    assert undefined_names("import torch\nclass A:\n    z = q\n    def top(self, x):\n"
+                           "        b = [y for y in x]\n        return torch.cat(b) + w\n") == {"q", "w"}
 
 
 def test_cli_export_and_bad_input(tmp_path):

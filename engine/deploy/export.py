@@ -1,7 +1,8 @@
 """Export: the deploy form of a model to ONNX, checked before it is offered.
 
 Deploy form = BatchNorm folded into convs, RepVGG blocks re-parameterised (each block's own
-`fuse()`; an end-to-end head drops its one-to-many branch), the head in its inference layout:
+`fuse()`; an end-to-end head drops its one-to-many branch), weights no forward pass reads dropped
+(DetectionModel.fuse, graph/dead.py: VoVGSCSP's unused `res`), the head in its inference layout:
 YOLOv5-style (1, N*3, 5+nc), Ultralytics-style (1, 4+nc, N), or end-to-end (1, 300, 6) =
 [x1, y1, x2, y2, score, class] best first, no NMS (YOLO26 / YOLOv10, as Ultralytics exports them
 with nms=False); boxes in input pixels (the layout, the dynamic axes, the label and how two outputs

@@ -274,8 +274,11 @@ class Trainer(StopAndEta):
         self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
         self.net = model
         if self.world > 1:
+            # weights no forward reads (slim-neck's VoVGSCSP.res, built as upstream builds it) never get a
+            # gradient: DDP must be told, or it fails on the next step
             self.net = nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
+                model, device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=bool(model.dead_weights().params))
 
     def lr_factor(self, epoch: float) -> float:
         """The learning rate of `epoch` as a factor of lr0: linear from 1 to lrf, or cosine with cos_lr."""
