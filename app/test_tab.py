@@ -1,8 +1,11 @@
-"""The Test tab: drop images in, pick the model (the current design, untrained, or a checkpoint of
-this project, named by its run), and see detections and latency for PyTorch and onnxruntime: the
-median and spread of several runs and the threads each used."""
+"""The Test tab: drop images in, pick the model (the shipped demo model, the current design, untrained,
+or a checkpoint of this project, named by its run), and see detections and latency for PyTorch and
+onnxruntime: the median and spread of several runs and the threads each used. A first visit has the
+demo model picked and its sample images loaded, so one click on Detect shows boxes; without the demo
+file (demo/shapes-ghost-lite.pt) the tab says so and starts on the current design."""
 from __future__ import annotations
 
+from html import escape
 
 import gradio as gr
 
@@ -11,7 +14,7 @@ from engine.deploy.export import ExportError
 from engine.deploy.run import predictors, run_images
 from graph.errors import SpecError
 
-from .choices import DESIGN, UPLOADED, model_choices
+from .choices import DEMO, DESIGN, UPLOADED, demo_model, demo_note, demo_path, model_choices, sample_files
 from .paths import client_file, run_file
 from .train_views import field_note, number_problem
 from .views import error_html
@@ -64,6 +67,10 @@ def do_predict(files, choice, ckpt, design, conf, iou, backend, imgsz):
         paths = [client_file(f, "image") for f in files]
         if choice == DESIGN:
             preds = predictors(yaml_text=design["yaml"], imgsz=int(imgsz), name=design.get("name", "design"))
+        elif choice == DEMO:
+            if demo_model() is None:
+                return gr.skip(), gr.skip(), gr.skip(), error_html(demo_note())
+            preds = predictors(source=demo_path(), imgsz=int(imgsz))
         else:
             path = ckpt if choice == UPLOADED else choice
             if not path:
@@ -81,18 +88,29 @@ def do_predict(files, choice, ckpt, design, conf, iou, backend, imgsz):
     return gallery, table, latency, message
 
 
+def demo_size(choice):
+    """Picking the demo sets the Inference size to the one it was trained at."""
+    demo = demo_model() if choice == DEMO else None
+    return gr.update(value=demo["imgsz"]) if demo else gr.skip()
+
+
 def build_test_tab(design_state: gr.State):
+    demo = demo_model()
+    size = demo["imgsz"] if demo else 640
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
-            files = gr.File(label="Images", file_count="multiple", file_types=["image"], elem_id="test-images")
-            choice = gr.Dropdown(model_choices(), value=DESIGN, label="Model", elem_id="test-model",
+            files = gr.File(sample_files if demo else None, label="Images", file_count="multiple",
+                            file_types=["image"], elem_id="test-images")  # the samples, fresh on each visit
+            samples = gr.Button("Sample images", size="sm", elem_id="test-samples", visible=demo is not None)
+            choice = gr.Dropdown(model_choices(), value=DEMO if demo else DESIGN, label="Model", elem_id="test-model",
                                  allow_custom_value=True)  # a run removed meanwhile is a message, not a choice error
+            gr.HTML(f'<div class="yld-note" id="demo-note">{escape(demo_note())}</div>', elem_id="test-demo")
             ckpt = gr.File(label="Checkpoint (.pt) of this project", file_types=[".pt"], elem_id="test-ckpt")
             backend = gr.Radio(["PyTorch", "onnxruntime"], value="PyTorch", label="Backend for the boxes")
             conf = gr.Slider(0.0, 1.0, 0.25, step=0.01, label="Confidence")
             iou = gr.Slider(0.05, 0.95, 0.45, step=0.05, label="IoU (NMS)")
-            imgsz = gr.Number(640, label="Inference size", precision=0, step=32, elem_id="test-imgsz")
-            size_msg = gr.HTML(size_note(640), elem_id="test-size")  # checked quietly here, no toast
+            imgsz = gr.Number(size, label="Inference size", precision=0, step=32, elem_id="test-imgsz")
+            size_msg = gr.HTML(size_note(size), elem_id="test-size")  # checked quietly here, no toast
             go = gr.Button("Detect", variant="primary", elem_id="detect")
             refresh = gr.Button("Refresh model list", size="sm")
         with gr.Column(scale=2):
@@ -104,5 +122,7 @@ def build_test_tab(design_state: gr.State):
     go.click(do_predict, [files, choice, ckpt, design_state, conf, iou, backend, imgsz],
              [gallery, table, latency, message], api_visibility="private")
     imgsz.change(size_note, [imgsz], [size_msg], api_visibility="private", show_progress="hidden")
+    choice.change(demo_size, [choice], [imgsz], api_visibility="private", show_progress="hidden")
+    samples.click(sample_files, None, [files], api_visibility="private")
     refresh.click(lambda: gr.update(choices=model_choices()), None, [choice], api_visibility="private")
     return choice
