@@ -47,7 +47,7 @@ class HeadKind:
     rows_fixed: int | None = None  # the number of rows when it is fixed (end-to-end: max_det), else one per anchor
     nms: bool = True  # candidates go through NMS (end-to-end heads: already one box per object, best first)
     # How far apart two eval outputs of this head are (export: onnxruntime against PyTorch), as numpy arrays.
-    compare: Callable[[np.ndarray, np.ndarray], float] = lambda a, b: float(np.abs(a - b).max(initial=0.0))
+    compare: Callable[[np.ndarray, np.ndarray], float] = lambda a, b: float(relative(a, b).max(initial=0.0))
 
     @property
     def name(self) -> str:
@@ -92,6 +92,12 @@ def decode_end2end(p: torch.Tensor, conf: float):
     return p[:, :4], p[:, 4], p[:, 5].round().long()
 
 
+def relative(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b|, relative where |b| > 1: box coordinates are pixels (hundreds), where float32 rounding of a
+    trained model's activations alone exceeds an absolute 1e-3; scores and small values stay absolute."""
+    return np.abs(a - b) / np.maximum(1.0, np.abs(b))
+
+
 def compare_end2end(a: np.ndarray, b: np.ndarray, tol: float = 1e-3) -> float:
     """How far apart two (B, k, 6) end-to-end outputs are, ties forgiven: rows whose scores differ by
     less than rounding may come in either order, and at the cut (the k-th score) any of the tied
@@ -102,7 +108,7 @@ def compare_end2end(a: np.ndarray, b: np.ndarray, tol: float = 1e-3) -> float:
         for xi, yi in zip(x, y):
             cut = max(xi[:, 4].min(initial=np.inf), yi[:, 4].min(initial=np.inf)) + tol
             xi = xi[xi[:, 4] > cut]
-            d = np.abs(xi[:, None, :5] - yi[None, :, :5]).max(-1)  # (n, k)
+            d = relative(xi[:, None, :5], yi[None, :, :5]).max(-1)  # (n, k)
             d[(np.abs(xi[:, None, 4] - yi[None, :, 4]) > tol) | (xi[:, None, 5] != yi[None, :, 5])] = np.inf
             worst = max(worst, float(d.min(1, initial=np.inf).max(initial=0.0)))
     return worst

@@ -357,7 +357,7 @@ def test_compare_forgives_ties_only():
     assert compare_end2end(rows, swapped) == 0.0  # a near-tie may come in either order
     moved = rows.copy()
     moved[0, 1, 0] += 2
-    assert compare_end2end(rows, moved) == pytest.approx(2.0)
+    assert compare_end2end(rows, moved) == pytest.approx(2 / 5)  # 2 px off a coordinate of 5: relative above 1
     cut = rows.copy()
     cut[0, 3] = [7, 7, 8, 8, 0.1, 1]  # a different row of the same score at the cut
     assert compare_end2end(rows, cut) == 0.0
