@@ -6,11 +6,12 @@ fragment a negative `from` is relative and a non-negative one is an index within
 `compose` lays the parts end to end and turns every reference into the absolute index a YOLOv5 /
 Ultralytics yaml uses — the renumbering every seed article walks its reader through by hand.
 The head decides the dialect: anchor-based YOLOv5 (depth/width multiples + anchors) or Ultralytics
-(`scales:` + `scale:`), and the head fragment's `yaml_keys` become top-level keys of the model
-(YOLO26's `end2end: True`, `reg_max: 1`).
+(`scales:`, the chosen scale listed first: graph/dump.py's `chosen_first`, + `scale:`), and the head
+fragment's `yaml_keys` become top-level keys of the model (YOLO26's `end2end: True`, `reg_max: 1`).
 """
 from __future__ import annotations
 
+from .dump import chosen_first
 from .errors import SpecError
 from .spec import YOLOV5_SCALES, LayerSpec, ModelSpec, layers_from, _scales, _tupled
 from .templates import fragment
@@ -59,7 +60,7 @@ def compose(backbone: str, neck: str, head: str, scale: str = "s", nc: int = 80,
     extra = tuple((key, _tupled(value)) for key, value in (h.get("yaml_keys") or {}).items())
     if h.get("dialect") == "ultralytics":
         return ModelSpec(layers=tuple(layers), nc=nc, dialect="ultralytics",
-                         scales=_scales(h["scales"]), scale=scale, name=name, extra=extra)
+                         scales=chosen_first(_scales(h["scales"]), scale), scale=scale, name=name, extra=extra)
     d, w = YOLOV5_SCALES[scale]
     return ModelSpec(layers=tuple(layers), nc=nc, dialect="yolov5", depth_multiple=d, width_multiple=w,
                      anchors=_tupled(h["anchors"]), name=name)

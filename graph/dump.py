@@ -1,9 +1,22 @@
 """ModelSpec -> yaml text in the layout YOLOv5 / Ultralytics users know: the header of its dialect,
 then `backbone:` and `head:` as one `[from, number, module, args]` row per layer, each with a
-comment giving its index (and its stride where it changes: `# 3-P3/8`)."""
+comment giving its index (and its stride where it changes: `# 3-P3/8`).
+
+The scale is written so that each tool builds the one chosen. We read `scale:`. Ultralytics 8.4 does
+not: it takes the scale from the file name (`yolov8s.yaml` builds s), overwrites `scale:` with that
+guess, and under any other name (`design.yaml`) builds the FIRST entry of `scales:`. So the chosen
+scale is listed first (`chosen_first`) and `scale:` is kept; a file of any name builds that scale in
+both tools. (YOLOv5 files carry their multiples, which every tool reads.)"""
 from __future__ import annotations
 
 from .spec import ModelSpec
+
+
+def chosen_first(scales: tuple, scale: str | None) -> tuple:
+    """`scales` with `scale`'s entry moved to the front, the others in their order (see the module doc)."""
+    if not scale or scale not in dict(scales):
+        return tuple(scales)
+    return tuple(sorted(scales, key=lambda item: item[0] != scale))
 
 
 def _value(v) -> str:
@@ -34,10 +47,14 @@ def to_yaml(spec: ModelSpec, comments: dict[int, str] | None = None, title: str 
     comments = comments or {}
     out = [f"# {title or spec.name}", f"nc: {spec.nc}  # number of classes"]
     if spec.scales:
+        scales = chosen_first(spec.scales, spec.scale)
         if spec.scale:
             out.append(f"scale: {spec.scale}")
-        out.append("scales:  # [depth, width, max_channels]")
-        out += [f"  {n}: [{d:.2f}, {w:.2f}, {mc}]" for n, (d, w, mc) in spec.scales]
+            out.append(f"scales:  # [depth, width, max_channels]; {spec.scale} first: Ultralytics ignores `scale:` "
+                       f"and builds the scale its file name names, else the first listed")
+        else:
+            out.append("scales:  # [depth, width, max_channels]")
+        out += [f"  {n}: [{d:.2f}, {w:.2f}, {mc}]" for n, (d, w, mc) in scales]
     else:
         out.append(f"depth_multiple: {_number(spec.depth_multiple)}  # layer repeats multiple")
         out.append(f"width_multiple: {_number(spec.width_multiple)}  # channels multiple")

@@ -15,11 +15,13 @@ taken from a LayerGraph the caller already has (so the page resolves a design on
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass
 
 from .compose import compose
-from .dump import stride_comments, to_yaml
+from .dump import chosen_first, stride_comments, to_yaml
 from .errors import SpecError
 from .resolve import resolve
 from .spec import ModelSpec, parse, read_file
@@ -75,7 +77,7 @@ def source(name_or_path: str | None = None, *, preset: str | None = None, text: 
                         + (f"; got {' and '.join(given)}" if given else ""), field="source")
     if picks is not None:
         return _from_picks(picks, scale, nc, name)
-    kept_picks = None
+    kept_picks, path = None, None
     if text is None:
         if not isinstance(name_or_path if preset is None else preset, str):
             raise SpecError(f"a preset name or file path is text, got {type(name_or_path or preset).__name__}",
@@ -91,7 +93,12 @@ def source(name_or_path: str | None = None, *, preset: str | None = None, text: 
         text = read_file(path)
         name = name or os.path.splitext(os.path.basename(path))[0]
     spec, notes = parse(text, name=name or "model")
-    new, more = spec.with_overrides(scale=scale, nc=nc)
+    named, more = _scale_in_name(path, spec) if preset is None and scale is None else (None, [])
+    new, changed = spec.with_overrides(scale=scale or named, nc=nc)
+    more += changed
+    if (scale or named) is not None:  # the chosen scale first, as a written file lists it; the name to match
+        new = dataclasses.replace(new, scales=chosen_first(new.scales, new.scale), name=_renamed(new.name, new.scale))
+    more += _scale_note(new)
     title = _header(text) if scale is None else None
     return Source(new, tuple(notes + more), title or new.name, text if new == spec else None,
                   dict(kept_picks) if kept_picks else None)
@@ -110,6 +117,43 @@ def _from_picks(picks, scale, nc, name) -> Source:
     title = (f"{spec.name}: composed by YOLO Lite Designer (backbone {b}, neck {k}, head {h}, "
              f"scale {scale})")
     return Source(spec, tuple(notes), title, None, {"backbone": b, "neck": k, "head": h, "scale": scale})
+
+
+# Ultralytics 8.4's reading of a scale in a model file's name (yolov8s.yaml, yolo11m-p2.yaml, yoloe-11l.yaml).
+SCALE_IN_NAME = re.compile(r"yolo(e-)?[v]?\d+([nslmx])")
+
+
+def _scale_in_name(path: str | None, spec: ModelSpec) -> tuple[str | None, list[str]]:
+    """Ultralytics builds the scale a model file's name names, whatever its `scale:` key says. A file
+    that lists scales with no `scale:` key is read the same way here (the scale to apply, and a note);
+    one whose key says another scale than its name keeps its key, with a note."""
+    m = SCALE_IN_NAME.search(os.path.splitext(os.path.basename(path))[0]) if path and spec.scales else None
+    named = m.group(2) if m and m.group(2) in dict(spec.scales) else None
+    if named is None or named == spec.scale:
+        return None, []
+    base = os.path.basename(path)
+    if spec.scale is None:
+        return named, [f"scale {named} from the file name {base}, as Ultralytics 8.4 reads it (no scale: key)"]
+    return None, [f"the file name {base} names scale {named}: Ultralytics builds {named} from it, this "
+                  f"project the scale of its scale: key, {spec.scale}"]
+
+
+def _renamed(name: str, scale: str) -> str:
+    """A name that names a scale, Ultralytics' way, renamed for `scale` (yolov8n -> yolov8s at s), so a
+    file saved under the design's name builds that scale in Ultralytics too."""
+    m = SCALE_IN_NAME.search(name)
+    return name if m is None else name[:m.start(2)] + scale + name[m.end(2):]
+
+
+def _scale_note(spec: ModelSpec) -> list[str]:
+    """A note when `scale:` names a scale that is not the first of `scales:`: Ultralytics 8.4 ignores the
+    key and, unless the file's name names a scale, builds the first one (graph/dump.py)."""
+    if not spec.scales or not spec.scale or spec.scales[0][0] == spec.scale:
+        return []
+    first = spec.scales[0][0]
+    return [f"scale {spec.scale} is not listed first in scales: Ultralytics ignores `scale:` and builds "
+            f"{first} from this file unless its name names the scale (e.g. yolov8{spec.scale}.yaml); "
+            f"the yaml written from it lists {spec.scale} first"]
 
 
 def _header(text: str) -> str | None:

@@ -25,10 +25,11 @@ def test_catalog_json_lists_every_kind_with_name_summary_source():
         for r in rows:
             assert r["name"] and r["summary"] and r["source"]
     names = {r["name"] for r in cat["backbones"]}
-    assert {"yolov5", "yolov8", "shufflenetv2", "ghostnet", "mobilenetv3-small", "mobilenetv3-large",
-            "repvgg"} <= names
-    assert {r["name"] for r in cat["necks"]} == {"yolov5-pan", "yolov8-pan", "lite-pan", "slim-neck"}
-    assert {r["name"] for r in cat["heads"]} == {"yolov5", "yolov8", "yolo26"}
+    assert {"yolov5", "yolov8", "yolo11", "yolo26", "shufflenetv2", "ghostnet", "mobilenetv3-small",
+            "mobilenetv3-large", "repvgg"} <= names
+    assert {r["name"] for r in cat["necks"]} == {"yolov5-pan", "yolov8-pan", "yolo11-pan", "yolo26-pan", "lite-pan",
+                                                 "slim-neck"}
+    assert {r["name"] for r in cat["heads"]} == {"yolov5", "yolov8", "yolo11", "yolo26"}
     shuffle = next(b for b in cat["blocks"] if b["name"] == "Shuffle_Block")
     assert [a["name"] for a in shuffle["args"]] == ["c2", "s"]
 

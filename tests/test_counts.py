@@ -277,3 +277,23 @@ head:
 """
     graph = resolve(parse(text)[0], 128)
     assert real_shapes(graph)[0] == [node.shape for node in graph.layers[:-1]]
+
+
+def test_keys_that_change_the_model_key_spec_equality_and_the_evaluate_cache():
+    """`end2end` / `reg_max` (top-level keys a head reads, kept in ModelSpec.extra) change the model, so
+    they take part in spec equality and hashing, and two designs differing only there count apart
+    through the page's handler, whether given as text or as Sources alike in everything else."""
+    import dataclasses
+
+    from app.handlers import evaluate
+    from graph.source import Source
+
+    text = open(os.path.join(os.path.dirname(__file__), "fixtures", "ultra", "ul-yolo26.yaml")).read()
+    variants = [text, text.replace("reg_max: 1", "reg_max: 16"), text.replace("end2end: True", "end2end: False")]
+    specs = [parse(t, name="m")[0] for t in variants]
+    assert len(set(specs)) == 3 and specs[0] != dataclasses.replace(specs[0], extra=(("reg_max", 16),))
+    assert specs[0] == parse(text, name="other name")[0]  # the name still does not make a different model
+    params = [evaluate(t, 64, "m")["counts"]["params"] for t in variants]
+    assert len(set(params)) == 3
+    sources = [Source(spec, (), "m", None) for spec in specs]
+    assert len(set(sources)) == 3 and [evaluate(s, 64)["counts"]["params"] for s in sources] == params

@@ -2,6 +2,7 @@
 (and the parameters) the old paths gave, bad sources are one-line SpecErrors, overrides work on the
 spec (never on the text), and the page's picker change resolves its design once and parses nothing."""
 import dataclasses
+import os
 import re
 
 import pytest
@@ -11,13 +12,14 @@ from app import handlers as h
 from graph import source as source_mod
 from graph.compose import compose
 from graph.counts import count
-from graph.dump import stride_comments, to_yaml
+from graph.dump import chosen_first, stride_comments, to_yaml
 from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.source import Source, source
 from graph.spec import parse, parse_file
 from graph.templates import preset_path, presets
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESETS = list(presets())
 PICKED = [n for n, p in presets().items() if p["picks"]]
 
@@ -85,6 +87,9 @@ def test_picks_compose_as_before(name):
 def test_scale_and_nc_overrides_equal_with_overrides(name, scale, nc):
     old, old_notes = parse_file(preset_path(name))
     old, more = old.with_overrides(scale=scale, nc=nc)  # what `launch.py info --scale --nc` did
+    if scale and old.scales:  # and the chosen scale listed first, as the written file lists it (graph/dump.py)
+        old = dataclasses.replace(old, scales=chosen_first(old.scales, scale))
+        assert old.scales[0][0] == scale
     src = source(name, scale=scale, nc=nc)
     assert src.spec == old and list(src.notes) == old_notes + more and params(src.spec) == params(old)
     back = parse(src.yaml())[0]  # written from the spec, and it reads back (a YOLOv5 file has no `scale:` line)
@@ -156,3 +161,26 @@ def test_a_picker_change_resolves_once_and_parses_nothing(monkeypatch):
     assert calls == {"resolve": 1, "parse": 0}
     assert text == h.compose_yaml("ghostnet", "slim-neck", "yolov8", "s", 7) and state["yaml"] == text
     assert state["counts"]["params"] == params(parse(text)[0])
+
+
+def test_a_file_named_for_a_scale_is_read_as_ultralytics_reads_it(tmp_path):
+    """Ultralytics 8.4 builds the scale a file's name names (yolo11s.yaml: s). A file with scales and no
+    `scale:` key is read so here too, with a note; a `scale:` key that disagrees with the name is kept,
+    with a note; a name that names no scale changes nothing."""
+    upstream = open(os.path.join(ROOT, "tests", "fixtures", "ultra", "ul-yolo11.yaml"), encoding="utf-8").read()
+    (tmp_path / "yolo11s.yaml").write_text(upstream)
+    (tmp_path / "yolo11.yaml").write_text(upstream)
+    named = source(str(tmp_path / "yolo11s.yaml"))
+    assert named.spec.scale == "s" and named.spec.scales[0][0] == "s" and params(named.spec) == 9_458_752
+    assert named.notes == ("scale s from the file name yolo11s.yaml, as Ultralytics 8.4 reads it (no scale: key)",)
+    assert named.text is None and parse(named.yaml())[0] == named.spec  # written out: s first, with its key
+    plain = source(str(tmp_path / "yolo11.yaml"))
+    assert plain.spec.scale is None and plain.notes == () and params(plain.spec) == 2_624_080
+    assert source(str(tmp_path / "yolo11s.yaml"), scale="m").spec.scale == "m"  # --scale wins
+    assert source(text=upstream, name="yolo11s").spec.scale is None  # text has no file name
+    keyed = tmp_path / "yolov8n.yaml"
+    keyed.write_text(open(preset_path("yolov8s"), encoding="utf-8").read())
+    src = source(str(keyed))
+    assert src.spec.scale == "s" and src.text is not None
+    assert src.notes == ("the file name yolov8n.yaml names scale n: Ultralytics builds n from it, this project "
+                         "the scale of its scale: key, s",)

@@ -3,7 +3,8 @@ head's output layout; composed yaml round-trips; presets with picks compose to t
 preset file resolves and counts; `from` references come out absolute (-1 for the previous layer);
 a fragment reading a tap that is not offered is a SpecError.
 
-Combinations run at scale n, 64 px, 3 classes: small enough for all 56 on two CPU cores.
+Combinations run at scale n, 64 px, 3 classes: small enough for all 270 (9 backbones x 6 necks x 5
+heads) on two CPU cores. tests/test_templates_new.py resolves each at every scale.
 """
 from __future__ import annotations
 
@@ -46,11 +47,11 @@ def refs(lay: LayerSpec) -> tuple:
 
 
 def test_library_is_complete():
-    assert len(BACKBONES) >= 7 and len(NECKS) >= 4 and len(HEADS) >= 2
-    assert {"yolov5", "yolov8", "shufflenetv2", "ghostnet", "mobilenetv3-small", "mobilenetv3-large",
-            "repvgg"} <= set(BACKBONES)
-    assert {"yolov5-pan", "yolov8-pan", "lite-pan", "slim-neck"} <= set(NECKS)
-    assert {"yolov5", "yolov8"} <= set(HEADS)  # the presets' picks; more heads are welcome
+    assert len(BACKBONES) >= 9 and len(NECKS) >= 6 and len(HEADS) >= 4
+    assert {"yolov5", "yolov8", "yolo11", "yolo26", "shufflenetv2", "ghostnet", "mobilenetv3-small",
+            "mobilenetv3-large", "repvgg"} <= set(BACKBONES)
+    assert {"yolov5-pan", "yolov8-pan", "yolo11-pan", "yolo26-pan", "lite-pan", "slim-neck"} <= set(NECKS)
+    assert {"yolov5", "yolov8", "yolo11", "yolo26"} <= set(HEADS)  # the presets' picks; more heads are welcome
     for kind in ("backbone", "neck", "head"):
         for name, frag in fragments(kind).items():
             assert frag["kind"] == kind and frag["name"] == name
@@ -175,13 +176,13 @@ PICKED = [name for name, p in presets().items() if p.get("picks")]
 
 def test_presets_listed_with_files():
     table = presets()
-    assert {"yolov5n", "yolov5s", "yolov8n", "yolov8s", "yolov5-shufflenetv2", "yolov8n-ghostnet",
-            "yolov5s-slimneck", "yolov5-mobilenetv3-small", "yolov5-mobilenetv3-large",
-            "yolov5s-repvgg"} <= set(table)
+    assert {"yolov5n", "yolov5s", "yolov8n", "yolov8s", "yolo11n", "yolo11s", "yolo26n", "yolo26s",
+            "yolov5-shufflenetv2", "yolov8n-ghostnet", "yolov5s-slimneck", "yolov5-mobilenetv3-small",
+            "yolov5-mobilenetv3-large", "yolov5s-repvgg", "yolo26n-ghostnet", "yolo26n-shufflenetv2"} <= set(table)
     for name, p in table.items():
         assert p["name"] == name and p["summary"].strip() and p["source"].strip()
         assert p["file"].endswith(".yaml")
-    assert len(PICKED) >= 8
+    assert len(PICKED) >= 14
 
 
 @pytest.mark.parametrize("name", PICKED)
@@ -196,6 +197,10 @@ def test_preset_picks_compose_to_the_preset_file(name):
 STOCK = {  # (params, GFLOPs) at 640 as the YOLOv5 v7.0 / Ultralytics summaries print them, then fused
     "yolov5n": (1_872_157, 4.6, 1_867_405, 4.5), "yolov5s": (7_235_389, 16.6, 7_225_885, 16.4),
     "yolov8n": (3_157_200, 8.9, 3_151_904, 8.7), "yolov8s": (11_166_560, 28.8, 11_156_544, 28.6),
+    # GFLOPs as the yolo11.yaml / yolo26.yaml comments print them; fused params as Ultralytics 8.4.190's
+    # model.fuse() leaves them (YOLO26: the one-to-many branch dropped), measured
+    "yolo11n": (2_624_080, 6.6, 2_616_248, 6.5), "yolo11s": (9_458_752, 21.7, 9_443_760, 21.5),
+    "yolo26n": (2_572_280, 6.1, 2_408_932, 5.4), "yolo26s": (10_009_784, 22.8, 9_496_140, 20.7),
 }
 
 
