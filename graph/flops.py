@@ -16,6 +16,7 @@ Ultralytics figures against what Ultralytics 8.4 prints (tests/test_dialects.py)
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -103,19 +104,28 @@ def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) ->
                 def hook(mod, inp, out, i=i, rule=rule):
                     macs[i] += rule(mod, inp[0], out)
                 handles.append(m.register_forward_hook(hook))
+    try:
+        with _hooked_eval(model, handles, passthrough):
+            model(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        raise LayerFailed(current[0], str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from None
+    return macs
+
+
+@contextlib.contextmanager
+def _hooked_eval(model: nn.Module, handles: list, passthrough: list):
+    """The model in eval mode for one hooked forward; afterwards its mode back, the hooks removed and
+    the pass-through forwards (instance attributes) deleted."""
     was_training = model.training
     model.eval()
     try:
-        model(x)
-    except (RuntimeError, ValueError, TypeError, IndexError) as err:
-        raise LayerFailed(current[0], str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from None
+        yield
     finally:
         model.train(was_training)
         for h in handles:
             h.remove()
         for m in passthrough:
             del m.forward
-    return macs
 
 
 # ---------------------------------------------------------------- Ultralytics 8.4 (ultralytics-thop 2.2)
@@ -270,17 +280,8 @@ def ul_layer_macs(model: nn.Module, x: torch.Tensor) -> tuple[list[int], int]:
                 macs[i] += rule(mod, inp if every else inp[0], out)
             handles.append(m.register_forward_pre_hook(lambda mod, inp: depth.__setitem__(0, depth[0] + 1)))
             handles.append(m.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
-        with _Products(products, current, depth):
-            model(x)
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-        for m in passthrough:
-            del m.forward
+    with _hooked_eval(model, handles, passthrough), _Products(products, current, depth):
+        model(x)
     return [a + b for a, b in zip(macs, products)], sum(products)
 
 
