@@ -10,6 +10,17 @@ from PIL import Image, ImageDraw
 TOAST = '[data-testid="toast-body"]'
 
 
+def options_once(page, label, text, timeout_s=30):
+    """The dropdown's options once one contains `text`: the lists refresh on load and on tab select, an
+    update that lands after the click (late on a loaded machine)."""
+    for _ in range(int(timeout_s * 2)):
+        texts = options(page, label)
+        if any(text in t for t in texts):
+            return texts
+        page.wait_for_timeout(500)
+    return texts
+
+
 def options(page, label, shot=None, name=""):
     page.get_by_label(label, exact=True).click()
     texts = page.get_by_role("option").all_inner_texts()
@@ -79,10 +90,11 @@ def test_train_sources_numbers_and_a_stop_mid_epoch(page, shot, app_url):
     page.goto(app_url)
     page.wait_for_selector("#summary #stat-params")
     page.get_by_role("tab", name="Train").click()
-    assert any("stopped during epoch 1" in r for r in options(page, "Earlier runs"))
+    assert any("stopped during epoch 1" in r for r in options_once(page, "Earlier runs", "stopped during epoch 1"))
     page.get_by_role("tab", name="Test").click()
-    models = options(page, "Model", shot, "15-test-model-list")
+    models = options_once(page, "Model", "stopped during epoch 1")
     assert any("stopped during epoch 1" in m and m.endswith("last.pt") for m in models), models
+    options(page, "Model", shot, "15-test-model-list")
 
 
 def test_test_tab_size_check_and_latency_spread(page, shot, tmp_path):
