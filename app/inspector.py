@@ -25,7 +25,7 @@ from graph.errors import SpecError
 from graph.render import mark_selected
 
 from . import handlers as h
-from .edit_panel import _apply, delta_text
+from .edit_panel import _apply, _refused, delta_text
 from .views import error_html
 
 MAX_FIELDS = 8  # the most arguments a block of the registry takes is 7 (Conv)
@@ -217,20 +217,15 @@ def on_apply(i, module, n, *rest):
     try:
         fn, what = _edit(i, module, n, texts, size, st)
     except SpecError as err:
-        return _with(_refused_panel(str(err)), i)
+        return _with(_refused(str(err)), i)
     return _with(_apply(fn, what, size, st), i)
-
-
-def _refused_panel(message: str) -> tuple:
-    from .edit_panel import _refused
-    return _refused(message)
 
 
 def on_insert(i, row, before, size, st):
     """Insert the row before (or after) layer i; the new layer becomes the selection."""
     i = _layer_index(i)
     if i is None:
-        return _with(_refused_panel("select a layer first"), i)
+        return _with(_refused("select a layer first"), i)
     at = int(i) - 1 if before else int(i)
     what = f"insert {(row or '').strip()} {'before' if before else 'after'} layer {int(i)}"
     applied = _apply([("insert", f"{at}:{row or ''}")], what, size, st)
@@ -241,7 +236,7 @@ def on_delete(i, size, st):
     """Delete layer i (refused, naming them, while other layers read it); the layer before is selected."""
     i = _layer_index(i)
     if i is None:
-        return _with(_refused_panel("select a layer first"), i)
+        return _with(_refused("select a layer first"), i)
     applied = _apply([("delete", str(int(i)))], f"delete layer {int(i)} ({_name(st, i, size)})", size, st)
     return _with(applied, max(0, int(i) - 1) if _done(applied) else i)
 

@@ -34,6 +34,7 @@ from graph.model import build
 from graph.receptive import IMAGE, through
 from graph.resolve import resolve
 from graph.spec import parse, parse_file
+from test_blocks import randomize_bn
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "ultra")
 
@@ -219,15 +220,7 @@ def test_sppf_keeps_its_two_arg_form_and_reads_yolo26s():
 # ---------------------------------------------------------------- deploy forms
 
 def _randomized(m: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for bn in m.modules():
-            if isinstance(bn, nn.BatchNorm2d):
-                c = bn.num_features
-                bn.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
-                bn.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                bn.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                bn.bias.copy_(torch.rand(c, generator=g) - 0.5)
+    randomize_bn(m)  # tests/test_blocks.py: BatchNorms in a state that folding really changes
     return m.eval()
 
 
