@@ -8,7 +8,13 @@ against its parameter counts; code written here):
 - `SPPELAN`: 1x1 Conv to c3, three k x k max-pools in series, all four concatenated, 1x1;
 - `ADown`: 2x2 average (stride 1), split in two: a 3x3 stride-2 Conv on one half, a 3x3 stride-2
   max-pool and a 1x1 Conv on the other, concatenated (stride 2);
-- `AConv`: 2x2 average (stride 1), then a 3x3 stride-2 Conv.
+- `AConv`: 2x2 average (stride 1), then a 3x3 stride-2 Conv;
+- `CBLinear` / `CBFuse`: YOLOv9-E's auxiliary reversible branch. CBLinear is one k x k conv (with
+  bias, no BatchNorm) whose output is several maps of the widths it is given (unscaled, as upstream);
+  CBFuse picks one of them from each CBLinear it reads, resizes each to its last input's size
+  (nearest) and sums them with it. Upstream's CBLinear returns the maps as a tuple; here it returns
+  them stacked on channels and CBFuse slices its map out (the resolver hands it the widths), which
+  keeps every layer's output one tensor: same parameters, same numbers.
 
 c3 and c4 are written as they are: upstream scales only c2 by width. The pools of ADown and AConv are
 functional, as upstream, so thop-style FLOP counts leave them out just as Ultralytics' do.
@@ -20,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .conv import Conv
-from .registry import EXAMPLE_DOWN, ULTRALYTICS, Arg, c2_arg, odd_kernel, register
+from .registry import EXAMPLE_DOWN, ONCE, PICK, SPLIT, ULTRALYTICS, Arg, c2_arg, odd_kernel, register
 from .rep import RepCSP
 
 
@@ -135,3 +141,43 @@ class AConv(nn.Module):
 
     def forward(self, x):
         return self.cv1(F.avg_pool2d(x, 2, 1, 0, False, True))
+
+
+@register("CBLinear", summary="YOLOv9-E: one k x k conv (bias, no BN) giving several maps of the given widths",
+          source="YOLOv9 (Wang et al. 2024) / Ultralytics",
+          args=(Arg("c2s", "ints", help="widths of the maps it gives (not scaled by width, as upstream)",
+                    low=1, high=16384),
+                Arg("k", "int", 1, "kernel size", low=1, high=15), Arg("s", "int", 1, "stride", low=1, high=4),
+                Arg("p", "int?", None, "padding (None: k // 2)", low=0, high=15),
+                Arg("g", "int", 1, "groups", low=1, high=16384)),
+          channels=SPLIT, repeat=ONCE, takes_c1=True, stride=lambda a: a["s"],
+          size=lambda a, h: (h + 2 * (a["k"] // 2 if a["p"] is None else a["p"]) - a["k"]) // a["s"] + 1,
+          upstream=(ULTRALYTICS,), example=(((-1, 1, "CBLinear", ((16, 16),)), EXAMPLE_DOWN)))
+class CBLinear(nn.Module):
+    def __init__(self, c1, c2s, k=1, s=1, p=None, g=1):
+        super().__init__()
+        self.c2s = [c2s] if isinstance(c2s, int) else list(c2s)
+        self.conv = nn.Conv2d(c1, sum(self.c2s), k, s, k // 2 if p is None else p, groups=g, bias=True)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+@register("CBFuse", summary="YOLOv9-E: one map picked from each CBLinear, resized to the last input, summed with it",
+          source="YOLOv9 (Wang et al. 2024) / Ultralytics",
+          args=(Arg("idx", "ints", help="which map of each CBLinear input to take", low=0, high=63),),
+          channels=PICK, repeat=ONCE, inputs=0, upstream=(ULTRALYTICS,),
+          example=((-1, 1, "CBLinear", ((16, 32),)), (-2, 1, "Conv", (32, 3, 2)), ((-2, -1), 1, "CBFuse", ((1,),))))
+class CBFuse(nn.Module):
+    def __init__(self, idx, splits=()):
+        super().__init__()
+        self.idx = [idx] if isinstance(idx, int) else list(idx)
+        self.splits = [list(w) for w in splits]
+
+    def forward(self, xs):
+        last = xs[-1]
+        out = []
+        for x, j, widths in zip(xs[:-1], self.idx, self.splits):
+            start = sum(widths[:j])
+            out.append(F.interpolate(x[:, start:start + widths[j]], size=last.shape[2:], mode="nearest"))
+        return torch.stack(out + [last]).sum(0)

@@ -27,6 +27,10 @@ SAME = "same"    # one input, c_out == c_in; ctor(*args) or ctor(c1, *args) if t
 SUM = "sum"      # several inputs concatenated on channels; c_out == sum(c_in)
 EQUAL = "equal"  # several inputs of one shape combined element-wise; c_out == c_in[0]
 HEAD = "head"    # the detection head: takes every input, yields predictions, not a feature map
+SPLIT = "split"  # one input, output = several maps stacked on channels, args[0] their widths (unscaled,
+#                  as upstream); c_out == sum(args[0]); ctor(c1, *args) (YOLOv9's CBLinear)
+PICK = "pick"    # reads one slice of each SPLIT input plus a last map; c_out, size and stride are the last
+#                  input's; ctor(*args, splits=[widths of each SPLIT input]) (YOLOv9's CBFuse)
 
 STACK = "stack"    # `n` copies in an nn.Sequential, the YOLOv5 way
 INSIDE = "inside"  # `n` passed to the constructor as its third argument (C3, C2f, VoVGSCSP ...)

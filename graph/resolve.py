@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from blocks import UnknownBlock, get_block
-from blocks.registry import EQUAL, HEAD, INSIDE, ONCE, OUT, SAME, STACK, SUM, BlockInfo, Layer
+from blocks.registry import EQUAL, HEAD, INSIDE, ONCE, OUT, PICK, SAME, SPLIT, STACK, SUM, BlockInfo, Layer
 
 from . import anchors as level_anchors
 from . import limits
@@ -109,7 +109,40 @@ C_OUT = {
     SUM: lambda c_in, a: sum(c_in),
     EQUAL: lambda c_in, a: c_in[0],
     HEAD: lambda c_in, a: 0,
+    SPLIT: lambda c_in, a: sum(_widths(a)),
+    PICK: lambda c_in, a: c_in[-1],
 }
+
+
+def _widths(args: dict) -> tuple[int, ...]:
+    """A SPLIT block's output widths: its first arg, an int or a list of ints."""
+    first = next(iter(args.values()))
+    return tuple(first) if isinstance(first, (tuple, list)) else (first,)
+
+
+def _picks(info: BlockInfo, args: dict, nodes: list, sources, c_in, i: int) -> dict:
+    """A PICK block (CBFuse): each input but the last is a SPLIT layer's stack of maps, of which the
+    block's `idx` picks one, as wide as the last input; the constructor gets each input's widths."""
+    idx = list(_widths(args))
+    if len(idx) != len(sources) - 1:
+        raise SpecError(f"{info.name} picks one map from each input but the last: {len(sources) - 1} inputs "
+                        f"need {len(sources) - 1} indices, got {len(idx)}", layer=i, module=info.name, field="args")
+    splits = []
+    for s, j in zip(sources, idx):
+        node = nodes[s] if s >= 0 else None
+        if node is None or node.info.channels != SPLIT:
+            what = "the image" if node is None else f"layer {s} ({node.module})"
+            raise SpecError(f"{info.name} input {what} is not a split layer (CBLinear)",
+                            layer=i, module=info.name, field="from")
+        widths = _widths(node.args)
+        if not 0 <= j < len(widths):
+            raise SpecError(f"index {j} is out of range for layer {s}, which splits into {len(widths)} maps",
+                            layer=i, module=info.name, field="args")
+        if widths[j] != c_in[-1]:
+            raise SpecError(f"map {j} of layer {s} has {widths[j]} channels, the last input {c_in[-1]}: "
+                            f"they are summed, so they must match", layer=i, module=info.name, field="args")
+        splits.append(list(widths))
+    return {"splits": splits}
 
 
 def _ctor(info: BlockInfo, c_in, values: list, n: int) -> tuple:
@@ -212,10 +245,11 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
             raise SpecError(why, layer=i, module=info.name)
 
         factor = info.stride(args)
-        _, h, w = shapes[0]
+        lead = -1 if info.channels == PICK else 0  # the input whose size and stride the output keeps
+        _, h, w = shapes[lead]
         for _ in range(copies):  # each stacked copy resizes again
             h, w = info.out_size(args, h), info.out_size(args, w)
-        in_stride = 1 if sources[0] < 0 else nodes[sources[0]].stride
+        in_stride = 1 if sources[lead] < 0 else nodes[sources[lead]].stride
         stride = in_stride * factor ** copies
         if info.channels != HEAD and (h < 1 or w < 1):
             raise SpecError(f"the feature map shrinks below 1 pixel at image size {imgsz}",
@@ -230,6 +264,8 @@ def resolve(spec: ModelSpec, imgsz: int = 640) -> LayerGraph:
             h = w = 0
             strides = [1 if x < 0 else nodes[x].stride for x in sources]
             ctor_kw = {"ch": list(c_in), "strides": strides, **_head_options(spec, info, nodes, i)}
+        elif info.channels == PICK:
+            ctor_kw = _picks(info, args, nodes, sources, c_in, i)
         node = LayerNode(
             index=i, sources=sources, n=n, module=info.name, info=info, args=args, c_in=c_in,
             c_out=c_out, shape=(c_out, h, w), stride=int(stride) if info.channels != HEAD else 0,

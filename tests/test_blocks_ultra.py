@@ -143,6 +143,7 @@ FILES = [
     ("ul-yolov10n.yaml", None, 1_845_712, 2_775_520, 223, 8.7994112),   # SCDown, PSA, C2fCIB + RepVGGDW
     ("ul-yolov9t.yaml", None, 1_438_416, 2_128_720, 544, 8.4811264),    # ELAN1, AConv, RepNCSPELAN4, SPPELAN
     ("ul-yolov9c.yaml", None, 19_946_432, 25_590_912, 358, 104.0144896),  # ADown
+    ("ul-yolov9e.yaml", None, 52_562_112, 58_206_592, 721, 193.0074624),  # CBLinear / CBFuse, nn.Identity
 ]
 
 
@@ -349,3 +350,21 @@ def test_ultralytics_bottleneck_csp_form_passes_the_block_checks():
     assert c.fused_params == n_params(model)
     for node in mine:
         assert measured_reach(node) == through(node, [IMAGE]).rf, node.args
+
+
+def test_cbfuse_refuses_what_is_not_a_cblinear_map():
+    """CBFuse sums one map of each CBLinear with its last input: a plain layer as input, an index past
+    the maps, or a map of another width is one line naming the layer."""
+    base = ("nc: 2\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, CBLinear, [[8, 16]]]\n"
+            "  - [0, 1, Conv, [16, 3, 2]]\n")
+    head = ("  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\n"
+            "  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n  - [[5, 6, 7], 1, Detect, [nc]]\n")
+    good = base + "  - [[1, -1], 1, CBFuse, [[1]]]\n" + head
+    assert count(resolve(parse(good)[0], 64)).params > 0
+    for row, words in (("[[0, -1], 1, CBFuse, [[1]]]", "not a split layer"),
+                       ("[[1, -1], 1, CBFuse, [[2]]]", "out of range"),
+                       ("[[1, -1], 1, CBFuse, [[0]]]", "8 channels"),
+                       ("[[1, -1], 1, CBFuse, [[0, 1]]]", "need 1 indices")):
+        with pytest.raises(SpecError, match=words) as err:
+            resolve(parse(base + f"  - {row}\n" + head)[0], 64)
+        assert err.value.layer == 3
