@@ -171,11 +171,32 @@ _BY_CLASS: dict[type, BlockInfo] = {}
 DIALECT_FORMS: dict[tuple[str, str], BlockInfo] = {}
 
 
+# Upstream modules known and deliberately not built here, with the reason a user is told instead of
+# "unknown block": the other tasks' heads (this tool designs detectors), and the families whose head is
+# not a YOLO detection head.
+_OTHER_TASK = "a {task} head: this tool designs detection models; end the file with Detect [nc] instead"
+_RTDETR = "part of RT-DETR (a transformer decoder head, not a YOLO Detect head), which this tool does not build"
+_OPEN = "part of YOLO-World / YOLOE (open-vocabulary heads driven by text embeddings), which this tool does not build"
+NOT_BUILT = {
+    **{n: _OTHER_TASK.format(task=t) for n, t in (
+        ("Segment", "segmentation"), ("Segment26", "segmentation"), ("SemanticSegment", "semantic segmentation"),
+        ("Pose", "pose"), ("Pose26", "pose"), ("OBB", "oriented-box"), ("OBB26", "oriented-box"),
+        ("Classify", "classification"), ("Depth", "depth"))},
+    **{n: _RTDETR for n in ("RTDETRDecoder", "HGStem", "HGBlock", "AIFI")},
+    "ResNetLayer": "a ResNet stage of RT-DETR's and the classifiers' files, which this tool does not build",
+    "TorchVision": "a whole torchvision model loaded by name, which this tool does not build",
+    **{n: _OPEN for n in ("WorldDetect", "YOLOEDetect", "YOLOESegment", "YOLOESegment26", "C2fAttn",
+                          "ImagePoolingAttn", "LRPCHead")},
+}
+
+
 class UnknownBlock(KeyError):
     def __init__(self, name: str, suggestions: list[str]):
         self.name, self.suggestions = name, suggestions
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown block {name!r}{hint} (`python launch.py catalog` lists them)")
+        why = NOT_BUILT.get(name)
+        super().__init__(f"{name!r} is {why}" if why else
+                         f"unknown block {name!r}{hint} (`python launch.py catalog` lists them)")
 
     def __str__(self) -> str:
         return self.args[0]

@@ -344,3 +344,13 @@ def test_process_keeps_working_after_bad_input():
     c = pipeline(open(preset_path("yolov5n")).read())
     assert c.params == 1_872_157
     assert pipeline(model()).params > 0
+
+
+@pytest.mark.parametrize("module, words", [("Segment", "segmentation head"), ("RTDETRDecoder", "RT-DETR"),
+                                           ("YOLOEDetect", "open-vocabulary"), ("Classify", "detection models")])
+def test_known_upstream_modules_not_built_say_why(module, words):
+    """Upstream modules this tool deliberately does not build are named with the reason, not 'unknown'."""
+    text = f"nc: 2\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, {module}, [nc]]\n"
+    with pytest.raises(SpecError, match=words) as err:
+        resolve(parse(text)[0], 64)
+    assert "unknown" not in str(err.value) and err.value.layer == 1
