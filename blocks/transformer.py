@@ -74,6 +74,7 @@ class C3TR(C3):
     def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
         self.layers = n  # read by inner(), which C3 calls
         super().__init__(c1, c2, 1, shortcut, g, e)
+        self.m = self.m[0]  # the one TransformerBlock itself, not in a Sequential: upstream's module tree
 
     def inner(self, c_, shortcut, g):
         return TransformerBlock(c_, c_, 4, self.layers)  # 4 heads, as upstream

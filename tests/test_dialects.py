@@ -52,6 +52,7 @@ YOLOV5 = [  # measured with YOLOv5 7.0.14
     ("v5-yolov5-p7.yaml", None, 144_281_723, 586, 116.476992),   # anchors: 3, strides 8..128
     ("v5-yolov3.yaml", None, 61_949_149, 262, 156.618752),       # Bottleneck 1x1 then 3x3
     ("v5-yolov3-tiny.yaml", None, 8_852_366, 49, 13.2845568),    # nn.MaxPool2d, nn.ZeroPad2d
+    ("v5-yolov5s-transformer.yaml", None, 7_235_645, 217, 16.4139008),  # C3TR: its TransformerBlock unwrapped
 ]
 ULTRALYTICS = [  # measured with ultralytics 8.4.190
     ("ul-yolov3.yaml", None, 103_754_144, 180, 283.3177088),     # no scales: Detect [nc] decides; 3x3 Bottleneck
