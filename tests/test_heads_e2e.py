@@ -283,6 +283,9 @@ def targets():
 def test_loss_sums_both_branches_with_their_weights(kind):
     torch.manual_seed(0)
     head = make_head(kind, True, 3, [16, 32, 64]).train()
+    if kind == "e2e":  # reg_max 1: start the boxes 3 cells wide, so they overlap the objects (CIoU > 0)
+        for branch in (*head.cv2, *head.one2one_cv2):
+            branch[-1].bias.data.fill_(1.5)
     x = [torch.randn(2, c, 8 >> i, 8 >> i) for i, c in enumerate([16, 32, 64])]
     loss = make_loss(head)
     assert isinstance(loss, DetectionLossE2E)

@@ -2,6 +2,7 @@
 
 For every ground-truth box g and anchor point a:
     align(g, a) = score(a, class of g) ** alpha * IoU(pred box of a, g) ** beta
+where IoU is CIoU clamped at 0, as Ultralytics 8.4's assigner uses (the loss's box term is CIoU too).
 Candidates of g are the anchor points whose centre lies strictly inside g (by more than eps). Each g
 keeps its top-k candidates by align; an anchor kept by several gts goes to the one whose box it
 overlaps most (highest IoU); with `topk2` below `topk` (the one-to-one branch of an end-to-end head:
@@ -15,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from .boxes import bbox_iou
 
 
 @dataclass
@@ -34,14 +37,10 @@ def points_in_boxes(points: torch.Tensor, boxes: torch.Tensor, eps: float = 1e-9
     return torch.cat((lt, rb), -1).amin(-1) > eps
 
 
-def _pair_iou(pred: torch.Tensor, gt: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
-    """(B, A, 4) predictions and (B, M, 4) gts, xyxy -> (B, M, A) IoU."""
-    p, g = pred[:, None], gt[:, :, None]
-    wh = (torch.minimum(p[..., 2:], g[..., 2:]) - torch.maximum(p[..., :2], g[..., :2])).clamp(min=0)
-    inter = wh.prod(-1)
-    ap = (p[..., 2:] - p[..., :2]).clamp(min=0).prod(-1)
-    ag = (g[..., 2:] - g[..., :2]).clamp(min=0).prod(-1)
-    return inter / (ap + ag - inter + eps)
+def _pair_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """(B, A, 4) predictions and (B, M, 4) gts, xyxy -> (B, M, A) CIoU (IoU less the centre-distance
+    and aspect-ratio penalties), clamped at 0: the overlap Ultralytics' assigner ranks by."""
+    return bbox_iou(gt[:, :, None], pred[:, None], xywh=False, CIoU=True).squeeze(-1).clamp(min=0)
 
 
 class TaskAlignedAssigner:
@@ -66,7 +65,7 @@ class TaskAlignedAssigner:
 
         real = mask_gt.view(b, m, 1).bool()
         inside = points_in_boxes(anchor_points, gt_bboxes, self.eps) & real  # (B, M, A)
-        iou = _pair_iou(pd_bboxes, gt_bboxes).clamp(min=0) * inside
+        iou = _pair_iou(pd_bboxes, gt_bboxes) * inside
         labels = gt_labels.view(b, m).long().clamp(0, nc - 1)
         score = pd_scores.gather(2, labels[:, None, :].expand(b, a, m)).transpose(1, 2)  # (B, M, A)
         align = score.pow(self.alpha) * iou.pow(self.beta) * inside
