@@ -367,7 +367,7 @@ def test_catalogue_entries_are_described():
     for key, info in blocks.REGISTRY.items():
         assert isinstance(info.summary, str) and info.summary.strip(), key
         assert isinstance(info.source, str) and info.source.strip(), key
-        assert info.channels in {"out", "same", "sum", "equal", "head"}, key
+        assert info.channels in {"out", "same", "sum", "equal", "head", "split", "pick"}, key
         assert info.repeat in {"stack", "inside", "once"}, key
         assert info.inputs in (0, 1, 2), key
         assert set(info.upstream) <= {"yolov5", "ultralytics"}, key
