@@ -147,7 +147,7 @@ def test_pack_module_is_standalone_and_builds_the_same_blocks(tmp_path):
     z = zipfile.ZipFile(io.BytesIO(export_pack(graph, open(preset_path(name)).read())))
     assert sorted(z.namelist()) == ["README.md", "model.yaml", "yolo_lite_blocks.py"]
     src = z.read("yolo_lite_blocks.py").decode()
-    assert "from blocks" not in src and "import blocks" not in src and "register(" not in src
+    assert "from blocks" not in src and "import blocks" not in src and "@register(" not in src
     mod = types.ModuleType("yolo_lite_blocks")
     exec(compile(src, "yolo_lite_blocks.py", "exec"), mod.__dict__)
     from blocks.shufflenet import Shuffle_Block

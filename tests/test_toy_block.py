@@ -145,7 +145,7 @@ def test_pack_module_holds_a_toy_placed_in_the_blocks_package(tmp_path, clean_re
     spec, graph = toy_design()
     z = zipfile.ZipFile(io.BytesIO(export_pack(graph, to_yaml(spec))))
     src = z.read("yolo_lite_blocks.py").decode()
-    assert f"class {TOY}(nn.Module):" in src and "register(" not in src and "from blocks" not in src
+    assert f"class {TOY}(nn.Module):" in src and "@register(" not in src and "from blocks" not in src
     shipped = types.ModuleType("yolo_lite_blocks")
     exec(compile(src, "yolo_lite_blocks.py", "exec"), shipped.__dict__)
     torch.manual_seed(0)
