@@ -14,10 +14,11 @@ from .conv import Conv, DWConv
 from .csp import C2f, C3
 from .registry import (BOTH, EXAMPLE_DOWN, INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, k_max, register, s_arg,
                        stride_of)
+from .sources import cite
 
 
 @register("GhostConv", summary="half the channels from a Conv, half from a cheap 5x5 depth-wise Conv",
-          source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, size=conv_size,
+          source=cite("ghostnet", "ghostnet"), stride=stride_of, size=conv_size,
           reach=lambda a, n: k_max(a) + 4 * a["s"],  # k x k (stride s), then the 5x5 on its output
           args=(c2_arg(), k_arg(1), s_arg(1), Arg("g", "int", 1, "groups", low=1),
                 Arg("act", "bool", True, "SiLU activation")), upstream=BOTH,
@@ -42,7 +43,7 @@ def _ghost_residual(layer):
 
 
 @register("GhostBottleneck", summary="two GhostConvs (depth-wise stride-2 between) plus a shortcut",
-          source="seed 001 / GhostNet (CVPR 2020)", stride=stride_of, check=_ghost_residual,
+          source=cite("ghostnet", "ghostnet"), stride=stride_of, check=_ghost_residual,
           size=lambda a, h: conv_size(a, h) if a["s"] == 2 else h,
           # GhostConv 1x1 (+5x5): 5; the k x k depth-wise only at stride 2; GhostConv 1x1 (+5x5 at jump s)
           reach=lambda a, n: 9 if a["s"] == 1 else a["k"] + 4 + 4 * a["s"],
@@ -77,7 +78,7 @@ class C3Ghost(C3):
 
 
 @register("C2fGhost", summary="C2f whose inner blocks are GhostBottlenecks",
-          source="seed 001 (YOLOv8-GhostNet)",
+          source=cite("ghostnet"),
           args=(c2_arg(), Arg("shortcut", "bool", False, "kept for C2f compatibility"),
                 Arg("g", "int", 1, "groups", low=1), e_arg()), repeat=INSIDE,
           reach=lambda a, n: 1 + 8 * n,  # n stride-1 GhostBottlenecks (9 each) in series

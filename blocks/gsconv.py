@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from .conv import Conv
 from .registry import (EXAMPLE_DOWN, INSIDE, Arg, c2_arg, conv_size, e_arg, k_arg, k_max, odd_kernel, register,
                        s_arg, stride_of)
+from .sources import cite
 
 def _gs_reach(a, n):
     return k_max(a) + 4 * a["s"]  # k x k (stride s), then the 5x5 depth-wise on its output
@@ -29,7 +30,7 @@ def _even_c2(layer):
 
 
 @register("GSConv", summary="dense Conv to c/2 + depth-wise 5x5 of it, concat, channel shuffle",
-          source="seed 002 / slim-neck (GSConv)", args=GS_ARGS, stride=stride_of, size=conv_size, check=_even_c2,
+          source=cite("gsconv", "slim-neck"), args=GS_ARGS, stride=stride_of, size=conv_size, check=_even_c2,
           reach=_gs_reach,
           example=((-1, 1, "GSConv", (32, 3, 2)), (-1, 1, "GSConv", (48, 1, 1))))
 class GSConv(nn.Module):
@@ -51,7 +52,7 @@ class GSConv(nn.Module):
 
 
 @register("GSConvns", summary="GSConv with a learned 1x1 'normative shuffle' + ReLU (TensorRT-friendly)",
-          source="seed 002 / slim-neck (GSConvns)", args=GS_ARGS, stride=stride_of, size=conv_size, check=_even_c2,
+          source=cite("gsconv", "slim-neck"), args=GS_ARGS, stride=stride_of, size=conv_size, check=_even_c2,
           reach=_gs_reach,
           example=((-1, 1, "GSConvns", (32, 3, 2)), (-1, 1, "GSConvns", (48, 1, 1))))
 class GSConvns(GSConv):
@@ -67,7 +68,7 @@ class GSConvns(GSConv):
 
 
 @register("GSBottleneck", summary="GSConv 1x1 to c/2, GSConv 3x3 (no act), plus a 1x1 Conv shortcut",
-          source="seed 002 / slim-neck", stride=stride_of, check=odd_kernel,
+          source=cite("gsconv", "slim-neck"), stride=stride_of, check=odd_kernel,
           reach=lambda a, n: 5 + _gs_reach(a, n) - 1,  # GSConv 1x1 (5), then GSConv k, s
           args=(c2_arg(), Arg("k", "int", 3, "kernel of the second GSConv (odd)", low=1, high=15),
                 s_arg(1), e_arg()),
@@ -84,7 +85,7 @@ class GSBottleneck(nn.Module):
 
 
 @register("VoVGSCSP", summary="one-shot-aggregation CSP of GSBottlenecks: the slim-neck's C3",
-          source="seed 002 / slim-neck (VoV-GSCSP)", repeat=INSIDE,
+          source=cite("gsconv", "slim-neck"), repeat=INSIDE,
           reach=lambda a, n: 1 + 10 * n,  # n GSBottlenecks (k 3, s 1: 11 each) in series
           args=(c2_arg(), Arg("shortcut", "bool", True, "kept for C3 compatibility"),
                 Arg("g", "int", 1, "groups", low=1), e_arg()),

@@ -10,9 +10,10 @@ import torch.nn as nn
 
 from .fuse import fold_bn, fuse_children
 from .registry import EXAMPLE_DOWN, SAME, Arg, c2_arg, register, s_arg, stride_of
+from .sources import cite
 
 
-@register("h_sigmoid", summary="hard sigmoid: ReLU6(x + 3) / 6", source="seed 003 / MobileNetV3",
+@register("h_sigmoid", summary="hard sigmoid: ReLU6(x + 3) / 6", source=cite("mobilenetv3", "mobilenetv3"),
           channels=SAME, elementwise=True, example=(EXAMPLE_DOWN, (-1, 1, "h_sigmoid", ())))
 class h_sigmoid(nn.Module):
     def __init__(self):
@@ -23,7 +24,7 @@ class h_sigmoid(nn.Module):
         return self.relu(x + 3) / 6
 
 
-@register("h_swish", summary="hard swish: x * h_sigmoid(x)", source="seed 003 / MobileNetV3",
+@register("h_swish", summary="hard swish: x * h_sigmoid(x)", source=cite("mobilenetv3", "mobilenetv3"),
           channels=SAME, elementwise=True, example=(EXAMPLE_DOWN, (-1, 1, "h_swish", ())))
 class h_swish(nn.Module):
     def __init__(self):
@@ -41,7 +42,7 @@ def _se_check(layer):
 
 
 @register("SELayer", summary="squeeze-and-excite: pool, FC / ReLU / FC / h_sigmoid, rescale channels",
-          source="seed 003 / SENet", channels=SAME, takes_c1=True, check=_se_check,
+          source=cite("mobilenetv3", "senet"), channels=SAME, takes_c1=True, check=_se_check,
           args=(Arg("reduction", "int", 4, "channel reduction of the bottleneck FC", low=1, high=64),),
           example=(EXAMPLE_DOWN, (-1, 1, "SELayer", (4,)), (-1, 1, "SELayer", ())))
 class SELayer(nn.Module):
@@ -62,7 +63,7 @@ class SELayer(nn.Module):
 
 
 @register("conv_bn_hswish", summary="3x3 Conv + BN + h_swish (the MobileNetV3 stem)",
-          source="seed 003 / MobileNetV3", stride=stride_of, args=(c2_arg(), s_arg(2, high=2)),
+          source=cite("mobilenetv3", "mobilenetv3"), stride=stride_of, args=(c2_arg(), s_arg(2, high=2)),
           reach=lambda a, n: 3,
           example=((-1, 1, "conv_bn_hswish", (32, 2)), (-1, 1, "conv_bn_hswish", (32, 1))))
 class conv_bn_hswish(nn.Module):
@@ -81,7 +82,7 @@ class conv_bn_hswish(nn.Module):
 
 
 @register("MobileNetV3", summary="inverted residual: 1x1 expand, k x k depth-wise, optional SE, 1x1 project",
-          source="seed 003 / MobileNetV3 (ICCV 2019)", stride=stride_of,
+          source=cite("mobilenetv3", "mobilenetv3"), stride=stride_of,
           args=(c2_arg(), Arg("hidden", "int", help="expanded channels (not scaled)", low=1, high=16384),
                 Arg("k", "int", 3, "depth-wise kernel", low=1, high=15, choices=(3, 5, 7)),
                 s_arg(1, high=2), Arg("use_se", "bool", False, "squeeze-and-excite"),

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from .fuse import fold_bn
 from .registry import Arg, c2_arg, odd_kernel, register, s_arg, stride_of
+from .sources import cite
 
 
 def _conv_bn(c1, c2, k, s, p):
@@ -19,7 +20,7 @@ def _conv_bn(c1, c2, k, s, p):
 
 
 @register("RepVGGBlock", summary="train-time 3x3+BN, 1x1+BN and identity-BN branches; folds into one 3x3",
-          source="seed 004 / RepVGG (CVPR 2021)", stride=stride_of,
+          source=cite("repvgg", "repvgg"), stride=stride_of,
           check=lambda layer: odd_kernel(layer, "to fold the 1x1 branch into its centre"),
           args=(c2_arg(), Arg("k", "int", 3, "kernel size (odd)", low=1, high=7), s_arg(1, high=2)),
           example=((-1, 1, "RepVGGBlock", (32, 3, 2)), (-1, 2, "RepVGGBlock", (32, 3, 1)),

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from .fuse import fold_bn, fuse_children
 from .registry import EQUAL, EXAMPLE_DOWN, ONCE, Arg, c2_arg, conv_size, k_arg, register, s_arg, stride_of
+from .sources import cite
 
 
 def channel_shuffle(x, groups: int = 2):
@@ -20,7 +21,7 @@ def channel_shuffle(x, groups: int = 2):
 
 
 @register("conv_bn_relu_maxpool", summary="3x3 stride-2 Conv + BN + ReLU, then 3x3 stride-2 max-pool",
-          source="seed 000 (ShuffleNetV2 stem)", args=(c2_arg(),), stride=lambda a: 4,
+          source=cite("shufflenetv2", "shufflenetv2"), args=(c2_arg(),), stride=lambda a: 4,
           reach=lambda a, n: 7,  # 3x3 stride 2, then a 3x3 pool at jump 2: 3 + 2 * 2
           example=((-1, 1, "conv_bn_relu_maxpool", (32,)),  # stride 4 -> 16, so back up to 8
                    (-1, 1, "nn.Upsample", (None, 2, "nearest"))))
@@ -52,7 +53,7 @@ def _shuffle_check(layer):
 
 
 @register("Shuffle_Block", summary="ShuffleNetV2 unit: split / two branches / concat / channel shuffle",
-          source="seed 000 / ShuffleNetV2 (ECCV 2018)", stride=stride_of, check=_shuffle_check,
+          source=cite("shufflenetv2", "shufflenetv2"), stride=stride_of, check=_shuffle_check,
           reach=lambda a, n: 3,  # one 3x3 depth-wise on every path
           args=(c2_arg(), Arg("s", "int", 1, "stride (1 keeps size and channels)", low=1, high=3)),
           example=((-1, 1, "Shuffle_Block", (32, 2)), (-1, 2, "Shuffle_Block", (32, 1))))
@@ -93,7 +94,8 @@ class Shuffle_Block(nn.Module):
 
 
 @register("DWConvblock", summary="depth-wise k x k Conv + BN + ReLU, then 1x1 Conv + BN + ReLU",
-          source="seed 000 (lite neck; used there, defined here)", stride=stride_of, size=conv_size,
+          source=cite("shufflenetv2", part="the lite neck", note="used there, defined here"),
+          stride=stride_of, size=conv_size,
           args=(c2_arg(), k_arg(3), s_arg(1)),
           example=((-1, 1, "DWConvblock", (32, 3, 2)), (-1, 1, "DWConvblock", (48, 5, 1))))
 class DWConvblock(nn.Module):
@@ -122,7 +124,8 @@ def _equal_shapes(layer):
 
 
 @register("ADD", summary="element-wise x0 + alpha * x1 of two equal-shape maps (PAN without Concat)",
-          source="seed 000 (lite neck)", channels=EQUAL, repeat=ONCE, inputs=2, check=_equal_shapes,
+          source=cite("shufflenetv2", part="the lite neck"), channels=EQUAL, repeat=ONCE, inputs=2,
+          check=_equal_shapes,
           args=(Arg("alpha", "float", 1.0, "weight of the second input", low=-100, high=100),),
           example=(EXAMPLE_DOWN, (-1, 1, "Conv", (32, 3, 1)), ((-1, -2), 1, "ADD", (0.5,)),
                    ((-1, -3), 1, "ADD", ())))

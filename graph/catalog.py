@@ -1,6 +1,7 @@
 """The catalogue as plain data: blocks, backbones, necks, heads and presets, each
-{name, summary, source} (blocks also carry their args schema and rules). What `launch.py catalog`
-prints and what the designer's pickers list."""
+{name, summary, source} (blocks also carry their args schema and rules; templates and presets a
+short `label` too). What `launch.py catalog` prints and what the designer's pickers list. Sources read
+as a user knows them (the paper, the article's title: blocks/sources.py)."""
 from __future__ import annotations
 
 import blocks
@@ -10,7 +11,8 @@ from .templates import fragments, presets
 
 def catalog() -> dict[str, list[dict]]:
     def entry(d: dict) -> dict:
-        return {"name": d["name"], "summary": d["summary"], "source": d["source"]}
+        return {"name": d["name"], "label": d.get("label") or d["summary"], "summary": d["summary"],
+                "source": d["source"]}
 
     return {
         "blocks": [

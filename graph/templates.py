@@ -1,10 +1,13 @@
 """The template library on disk (templates/): backbone / neck / head fragments and whole-model
-presets, each with a name, a one-line summary and its source. Read once, cached, through the one safe
-yaml loader (graph/safeyaml.py)."""
+presets, each with a name, a one-line summary, a short label (the pickers' options) and its source
+(text, or `{article, paper, part, note}` that blocks/sources.py's `cite` writes out). Read once, cached,
+through the one safe yaml loader (graph/safeyaml.py)."""
 from __future__ import annotations
 
 import functools
 import os
+
+from blocks.sources import source_text
 
 from . import safeyaml
 from .errors import SpecError
@@ -24,7 +27,7 @@ def fragments(kind: str) -> dict[str, dict]:
             if not isinstance(data, dict) or data.get("kind") != kind:
                 got = data.get("kind") if isinstance(data, dict) else type(data).__name__
                 raise ValueError(f"{fn}: kind is {got!r}, expected {kind!r}")
-            out[data["name"]] = data
+            out[data["name"]] = {**data, "source": source_text(data.get("source", ""))}
     return out
 
 
@@ -39,7 +42,7 @@ def fragment(kind: str, name: str) -> dict:
 def presets() -> dict[str, dict]:
     """name -> {name, summary, source, picks | file}; see templates/models/presets.yaml."""
     data = safeyaml.load_file(os.path.join(ROOT, "models", "presets.yaml"), "templates/models/presets.yaml")
-    return {p["name"]: p for p in data["presets"]}
+    return {p["name"]: {**p, "source": source_text(p.get("source", ""))} for p in data["presets"]}
 
 
 def preset(name: str) -> dict:
