@@ -1,7 +1,7 @@
-"""The Export tab: ONNX of the current design (deploy form, checked against onnxruntime), the export
-pack, and Netron's viewer embedded in the page for the exported file. The ONNX check and the pack
-each keep their own panel (one never wipes the other); errors go to a message line, and a bad image
-size is said next to its field."""
+"""The Export tab: ONNX of the current design (deploy form, simplified, checked against onnxruntime), the
+export pack, the INT8 / OpenVINO panel (app/export_deploy.py), and Netron's viewer embedded in the page
+for the exported file. The ONNX check and the pack each keep their own panel (one never wipes the
+other); errors go to a message line, and a bad image size is said next to its field."""
 from __future__ import annotations
 
 import io
@@ -22,6 +22,7 @@ from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.source import source
 
+from .export_deploy import build_deploy_panel
 from .handlers import safe_name
 from .server import STORE
 from .train_views import field_note, number_problem
@@ -38,7 +39,8 @@ def _status_html(result, name: str) -> str:
             f'</div><div class="yld-note">onnx.checker passed; onnxruntime matches PyTorch within '
             f'{result.max_abs_diff:.1e} (limit 1e-3) at {checked}; opset 18, input <code>images</code>, output '
             f'<code>output0</code>, {escape(result.head)} head{", dynamic batch / height / width" if result.dynamic else ""}; '
-            f'BatchNorm folded, RepVGG re-parameterised.</div></div>')
+            f'BatchNorm folded, RepVGG re-parameterised; <span id="export-nodes">{escape(result.nodes_line())}</span>; '
+            f'metadata: {escape(", ".join(result.metadata))}.</div></div>')
 
 
 def viewer_html(token: str | None) -> str:
@@ -144,6 +146,7 @@ def build_export_tab(design_state: gr.State):
     with gr.Row():
         onnx_file = gr.File(label="ONNX", elem_id="onnx-file", interactive=False)
         pack_file = gr.File(label="Export pack", elem_id="pack-file", interactive=False)
+    build_deploy_panel(design_state, imgsz)
     with gr.Accordion("View in Netron", open=True):
         netron = gr.HTML(viewer_html(None), elem_id="netron")
     private = {"api_visibility": "private"}

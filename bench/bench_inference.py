@@ -1,5 +1,8 @@
 """Benchmark: per preset, PyTorch eager vs onnxruntime latency of the deploy (fused) model at 320 and
-640, and the effective GFLOP/s of each against a float32 matrix-multiply peak measured in the same run.
+640, and the effective GFLOP/s of each against a float32 matrix-multiply peak measured in the same run;
+with the deploy targets (default on, --no-targets to skip; bench/deploy_targets.py) also the static
+INT8 ONNX on onnxruntime and the OpenVINO fp32 / INT8 models of the same row, timed in the same blocks,
+and (--map-checkpoints) every target's mAP50 / mAP50-95 for short-trained checkpoints.
 
 For every preset and image size: build the model (untrained: its timing is real), fuse it
 (engine.deploy.export.deploy_model) and export + check its ONNX (engine.deploy.export.export_onnx) into
@@ -27,6 +30,7 @@ disturbed).
 Writes bench/results/inference.json and prints a table.
 Run: python bench/bench_inference.py [--presets yolov5n,yolov8n] [--sizes 320,640] [--runs-320 10]
      [--runs-640 5] [--repeats 3] [--no-stages] [--retry-passes 2] [--quiet-budget 240]
+     [--no-targets] [--calib 64] [--map-checkpoints a.pt,b.pt] [--out F.json]
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
+from deploy_targets import EXTRA, build_extra, extra_columns, map_rows  # noqa: E402
 from engine.deploy.export import deploy_model, export_onnx  # noqa: E402
 from engine.deploy.predictor import Predictor  # noqa: E402
 from engine.heads import head_kind  # noqa: E402
@@ -195,8 +200,10 @@ def ort_matmul_peak(n: int = 1024, trials: int = 5, reps: int = 10) -> float:
     return round(best, 1)
 
 
-def time_both(model: torch.nn.Module, sess: ort.InferenceSession, imgsz: int, runs: int, rounds: int = 2):
-    """Forward-only ms lists for torch eager and onnxruntime on the same (1, 3, s, s) tensor.
+def time_both(model: torch.nn.Module, sess: ort.InferenceSession, imgsz: int, runs: int, rounds: int = 2,
+              extra: dict | None = None):
+    """Forward-only ms lists for torch eager and onnxruntime (and each `extra` runner of a numpy
+    input) on the same (1, 3, s, s) tensor: {backend: [ms]}, and the outside load.
 
     Timed in blocks, not run by run: onnxruntime's pool threads spin after each run (its default
     session.intra_op.allow_spinning) and so do torch's OpenMP threads, and on 2 cores a run that
@@ -207,7 +214,8 @@ def time_both(model: torch.nn.Module, sess: ort.InferenceSession, imgsz: int, ru
     feed = {sess.get_inputs()[0].name: x.numpy()}
     out_name = [sess.get_outputs()[0].name]
     fns = {"torch": lambda: model(x), "onnx": lambda: sess.run(out_name, feed)}
-    times = {"torch": [], "onnx": []}
+    fns.update({k: (lambda run=run, a=x.numpy(): run(a)) for k, run in (extra or {}).items()})
+    times = {b: [] for b in fns}
     rounds = max(1, min(rounds, runs))
     load = OutsideLoad().start()
     shares = [runs // rounds + (1 if i < runs % rounds else 0) for i in range(rounds)]
@@ -216,24 +224,29 @@ def time_both(model: torch.nn.Module, sess: ort.InferenceSession, imgsz: int, ru
             for _ in range(WARMUP):
                 fns[b]()
         for i, k in enumerate(shares):
-            for b in (("torch", "onnx") if i % 2 == 0 else ("onnx", "torch")):
+            for b in (list(fns) if i % 2 == 0 else list(fns)[::-1]):
                 fns[b]()  # absorbs the other backend's spinning threads
                 for _ in range(k):
                     t0 = time.perf_counter()
                     fns[b]()
                     times[b].append((time.perf_counter() - t0) * 1e3)
-    return times["torch"], times["onnx"], load.stop()
+    return times, load.stop()
 
 
-def prepare(name: str, text: str, imgsz: int, folder: str) -> dict:
-    """Counts, the deploy (fused) torch model and its checked ONNX file, built once per row."""
+def prepare(name: str, text: str, imgsz: int, folder: str, calib: int = 0) -> dict:
+    """Counts, the deploy (fused) torch model and its checked ONNX file, built once per row; with
+    `calib` images, also the INT8 / OpenVINO targets (deploy_targets.build_extra)."""
     spec, _ = parse(text, name=name)
     c = count(resolve(spec, imgsz))
     loaded = load_design(text, imgsz, name)
     model = deploy_model(loaded.model)
     res = export_onnx(loaded, os.path.join(folder, f"{name}-{imgsz}.onnx"), imgsz)
+    stride = int(model.stride.max())
+    extra = build_extra(res.path, imgsz, stride, calib, lambda p: ort.InferenceSession(
+        p, session_options(), providers=["CPUExecutionProvider"])) if calib else {"runners": {}}
     return {"preset": name, "imgsz": imgsz, "counts": c, "model": model, "onnx": res.path, "names": loaded.names,
-            "head": head_kind(model).name, "diff": res.max_abs_diff}
+            "head": head_kind(model).name, "diff": res.max_abs_diff, "extra": extra, "bytes": res.bytes,
+            "nodes": [res.nodes_before["nodes"], res.nodes_after["nodes"]]}
 
 
 def measure(prep: dict, runs: int, gate: QuietGate) -> dict:
@@ -241,8 +254,8 @@ def measure(prep: dict, runs: int, gate: QuietGate) -> dict:
     sess = ort.InferenceSession(prep["onnx"], session_options(), providers=["CPUExecutionProvider"])
     gc.collect()
     waited = gate.wait()
-    t_torch, t_onnx, outside = time_both(prep["model"], sess, prep["imgsz"], runs)
-    return {"torch": t_torch, "onnx": t_onnx, "outside_load_cores": outside, "quiet_wait_s": waited}
+    times, outside = time_both(prep["model"], sess, prep["imgsz"], runs, extra=prep["extra"]["runners"])
+    return {**times, "outside_load_cores": outside, "quiet_wait_s": waited}
 
 
 def stage_times(prep: dict) -> dict:
@@ -274,7 +287,12 @@ def summarise(prep: dict, attempts: list[dict], max_load: float) -> dict:
                                 "onnx": [round(statistics.median(t["onnx"]), 2) for t in attempts]},
             "outside_load_cores": [t["outside_load_cores"] for t in attempts],
             "attempts_used": len(used), "disturbed": not clean,
-            "export_max_abs_diff": prep["diff"]}
+            "export_max_abs_diff": prep["diff"], "onnx_bytes": prep["bytes"], "onnx_nodes_before_after": prep["nodes"],
+            **({"int8_bytes": prep["extra"]["int8_bytes"], "int8_build_s": prep["extra"]["calib_s"]}
+               if "int8_bytes" in prep["extra"] else {}),
+            **extra_columns(used, p90),
+            "pass_medians_extra_ms": {k: [round(statistics.median(t[k]), 2) for t in attempts if t.get(k)]
+                                      for k in EXTRA if any(t.get(k) for t in attempts)}}
 
 
 def main() -> None:
@@ -296,6 +314,11 @@ def main() -> None:
                          "measurement (at most 30 s per wait; default 240)")
     ap.add_argument("--retry-passes", type=int, default=2,
                     help="extra passes at most over the rows disturbed in every pass (default 2)")
+    ap.add_argument("--no-targets", dest="targets", action="store_false",
+                    help="skip the INT8 onnxruntime and OpenVINO fp32 / INT8 columns")
+    ap.add_argument("--calib", type=int, default=64, help="INT8 calibration images (shapes train split; default 64)")
+    ap.add_argument("--map-checkpoints", default="", help="comma-separated checkpoints: every target's mAP50 / "
+                    "mAP50-95 on their dataset's val split (the built-in shapes) and latency at their own size")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "inference.json"))
     a = ap.parse_args()
     chosen = [p.strip() for p in a.presets.split(",") if p.strip()]
@@ -325,7 +348,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="yld-bench-inf-") as folder:
         for name, s in jobs:  # build + export everything first: timing passes are then back to back
             t0 = time.perf_counter()
-            built[(name, s)] = prepare(name, texts[name], s, folder)
+            built[(name, s)] = prepare(name, texts[name], s, folder, a.calib if a.targets else 0)
             print(f"  built {name} at {s} ({time.perf_counter() - t0:.1f} s)", flush=True)
         passes = [("pass", i + 1, jobs) for i in range(max(1, a.repeats))]
         retries_left = max(0, a.retry_passes)
@@ -341,7 +364,8 @@ def main() -> None:
                     stages[j] = stage_times(prep)
                 print(f"  {j[0]:<26} {j[1]:>4}  torch {statistics.median(got['torch']):>8.1f} ms"
                       f"  onnx {statistics.median(got['onnx']):>8.1f} ms  {prep['counts'].fused_gflops:>6.2f} GFLOPs"
-                      f"  outside load {got['outside_load_cores']} cores", flush=True)
+                      + "".join(f"  {k} {statistics.median(got[k]):.1f} ms" for k in EXTRA if got.get(k))
+                      + f"  outside load {got['outside_load_cores']} cores", flush=True)
             if k + 1 < len(passes):
                 peaks_mid.append(quiet_peak(gate, tries=1))
             k += 1
@@ -398,6 +422,18 @@ def main() -> None:
         "seconds": round(time.perf_counter() - t_start, 1),
         "rows": rows,
     }
+    if a.targets:
+        result["method"]["targets"] = (f"onnx_int8: engine/deploy/quantize.quantize_int8 (QDQ, per-channel int8 "
+                                       f"weights, uint8 activations, MinMax on {a.calib} shapes train images, the "
+                                       "head's decode tail fp32), same session options as onnx; openvino_fp32 / "
+                                       "_int8: the fp32 / int8 ONNX compiled by OpenVINO's CPU plugin, f32 precision "
+                                       "hint, LATENCY, one thread per core; timed in the same blocks as torch / onnx")
+    if a.map_checkpoints:
+        print("mAP of every target for the checkpoints ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="yld-bench-map-") as folder:
+            gate.wait()
+            result["map"] = map_rows([c for c in a.map_checkpoints.split(",") if c], folder, a.calib, 20)
+        result["seconds"] = round(time.perf_counter() - t_start, 1)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as fh:
         json.dump(result, fh, indent=1)
@@ -415,6 +451,15 @@ def main() -> None:
               f"{'!' if r['disturbed'] else '':>2}")
     if any(r["disturbed"] for r in rows):
         print("! = every pass of the row was disturbed by other processes (see outside_load_cores)")
+    for r in rows:
+        if "onnx_int8_ms_median" in r:
+            print(f"{r['preset']:<26}{r['imgsz']:>5}  onnx fp32 {r['onnx_ms_median']:.1f} ms, int8 "
+                  f"{r['onnx_int8_ms_median']:.1f} ms ({r['int8_speedup_onnx']:.2f}x); openvino fp32 "
+                  f"{r['openvino_fp32_ms_median']:.1f} ms, int8 {r['openvino_int8_ms_median']:.1f} ms "
+                  f"({r['int8_speedup_openvino_vs_onnx_fp32']:.2f}x the onnx fp32 speed)")
+    for m in result.get("map", []):
+        print(f"{m['checkpoint']} at {m['imgsz']}: " + "; ".join(
+            f"{t['label']} mAP50 {t['mAP50']:.3f} / {t['mAP50-95']:.3f}, {t['median_ms']:.1f} ms" for t in m["targets"]))
     print(f"wrote {a.out} ({result['seconds']:.0f} s)")
 
 

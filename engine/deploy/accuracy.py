@@ -1,0 +1,92 @@
+"""Accuracy and speed of an exported model on this machine, measured the same way for every runtime:
+a runtime is a plain function `run(x: (1, 3, S, S) float32) -> head output (numpy)`.
+
+- `evaluate`: COCO mAP50 / mAP50-95 on a dataset's val split, exactly as training validates
+  (engine/train/trainer.Trainer.validate): the val images letterboxed by YoloDataset (the one letterbox
+  of engine/images), the head's decode with the validation thresholds (conf 0.001, IoU 0.6), boxes
+  compared in the letterboxed frame, engine/train/metrics.DetectionMetrics (pycocotools).
+- `time_runs`: median and p90 (nearest rank) in ms of `runs` calls on one input after `warmup` calls.
+- `ort_runner`: an onnxruntime CPU session as such a function, with its thread count.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from ..data.config import load_data_config
+from ..data.dataset import YoloDataset
+from ..heads import head_kind
+from ..train.metrics import DetectionMetrics
+from ..train.trainer import TrainConfig
+from .predictor import decode
+
+
+def threads_default() -> int:
+    """The thread count every runtime gets when none is asked for: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def ort_runner(path: str, threads: int | None = None):
+    """(run, session) for an ONNX file on onnxruntime's CPU provider with `threads` intra-op threads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = int(threads or threads_default())
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return sess.run(None, {name: x})[0]
+    return run, sess
+
+
+def p90(times: list[float]) -> float:
+    s = sorted(times)
+    return s[min(len(s) - 1, max(0, -(-9 * len(s) // 10) - 1))]
+
+
+def time_runs(run, x: np.ndarray, runs: int = 20, warmup: int = 3) -> dict:
+    """{"median_ms", "p90_ms", "runs", "warmup"} of `run(x)`, warm-up calls excluded."""
+    for _ in range(max(0, warmup)):
+        run(x)
+    times = []
+    for _ in range(max(1, runs)):
+        t0 = time.perf_counter()
+        run(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"median_ms": round(statistics.median(times), 2), "p90_ms": round(p90(times), 2), "runs": len(times),
+            "warmup": warmup}
+
+
+def val_set(data: str, imgsz: int, max_images: int | None = None) -> YoloDataset:
+    """The val split of `data` ("shapes" or a data.yaml) as validation reads it."""
+    cfg = load_data_config(data)
+    paths = cfg["val"][:max_images] if max_images else cfg["val"]
+    return YoloDataset(paths, cfg["names"], imgsz, augment=False)
+
+
+def evaluate(run, kind, dataset: YoloDataset) -> dict:
+    """{"mAP50", "mAP50-95", "precision", "recall", "images", "instances"} of `run` on `dataset`
+    (module doc); `kind` is the head's row of the head table (or what head_kind takes)."""
+    kind = head_kind(kind)
+    c = TrainConfig()
+    metrics = DetectionMetrics(nc=dataset.nc)
+    for i in range(len(dataset)):
+        img, labels, _, _ = dataset[i]
+        out = torch.from_numpy(np.asarray(run(img[None].numpy()))).float()
+        det = decode(out, kind, conf=c.val_conf, iou=c.val_iou)[0]
+        s = dataset.imgsz
+        gt = torch.zeros((len(labels), 5))
+        if len(labels):
+            gt[:, 0] = labels[:, 0]
+            gt[:, 1] = (labels[:, 1] - labels[:, 3] / 2) * s
+            gt[:, 2] = (labels[:, 2] - labels[:, 4] / 2) * s
+            gt[:, 3] = (labels[:, 1] + labels[:, 3] / 2) * s
+            gt[:, 4] = (labels[:, 2] + labels[:, 4] / 2) * s
+        metrics.add(i, det, gt, (s, s))
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.compute().items()}
