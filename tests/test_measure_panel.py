@@ -1,0 +1,70 @@
+"""The Design tab's Measure panel (app/measure_panel.py), called as the page calls it: the design in
+the session state measured at the page's image size, the result panel, the per-layer numbers kept in
+the state, a pin that carries its latency and the latency-vs-GFLOPs plot. No timing is asserted."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app import design_tab as d
+from app import handlers as h
+from app import measure_panel as mp
+from engine.deploy import machine
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch, tmp_path):
+    monkeypatch.setenv("YLD_CACHE", str(tmp_path))
+    monkeypatch.setattr(machine, "PROBE_S", 0.05)
+    monkeypatch.setattr(machine, "MATMUL_N", 128)
+    monkeypatch.setattr(mp, "BUDGET_S", 0.3)
+
+
+@pytest.fixture
+def state():
+    _, text = h.preset_yaml("yolov8n")
+    first = h.evaluate(text, 64, "yolov8n")
+    return {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": []}
+
+
+def test_measure_shows_the_result_and_keeps_it_in_the_state(state):
+    html, st = mp.on_measure(64, "onnx", 1, state)
+    assert 'id="latency-result"' in html and 'id="latency-bars"' in html and 'id="roofline"' in html
+    assert "median" in html and "p90" in html and "1 thread" in html and "estimate" in html
+    layers = len(h.evaluate(state["yaml"], 64, "yolov8n")["counts"]["per_layer"])
+    # two bars a layer: its share of the measured time, its share of the FLOPs
+    assert html.count('class="yld-bar-pair"') == layers
+    assert html.count('data-kind="latency"') == layers == html.count('data-kind="flops"')
+    assert 'data-device="this"' in html and "Raspberry Pi 4" in html
+    kept = st["latency"]
+    assert kept["yaml"] == state["yaml"] and kept["imgsz"] == 64 and kept["threads"] == 1
+    assert set(kept["layer_ms"]) <= set(range(layers)) and layers - 1 in kept["layer_ms"]  # keyed by layer index
+    median = float(re.search(r'data-median-ms="([\d.]+)"', html).group(1))
+    assert median == pytest.approx(kept["median_ms"], abs=1e-3) and median > 0
+
+
+def test_a_pin_carries_its_latency_only_when_measured(state):
+    rows, plot, _, _, st = d.on_pin(state, 64)
+    col = h.PIN_COLUMNS.index("latency_ms")
+    assert rows[0][col] == "" and 'class="pin"' not in mp.on_pins(st)  # not measured: empty, not plotted
+    _, st = mp.on_measure(64, "onnx", 1, st)
+    assert mp.measured_ms(st, 64) == round(st["latency"]["median_ms"], 2)
+    assert mp.measured_ms(st, 128) == ""  # another size: the measurement is not of that
+    rows, plot, _, csv, st = d.on_pin(st, 64)
+    assert rows[1][col] == round(st["latency"]["median_ms"], 2)
+    assert "latency_ms" in open(csv).read().splitlines()[0]
+    latency_plot = mp.on_pins(st)
+    assert latency_plot.count('class="pin"') == 1 and "yolov8n (2)" in latency_plot
+
+
+def test_a_measurement_of_another_design_is_not_pinned(state):
+    _, st = mp.on_measure(64, "torch", 1, state)
+    edited = {**st, "yaml": h.preset_yaml("yolov5n")[1], "name": "yolov5n"}
+    assert mp.measured_ms(edited, 64) == ""
+
+
+def test_a_size_the_model_cannot_take_says_why(state):
+    html, st = mp.on_measure(70, "onnx", 1, state)
+    assert "not a multiple" in html
+    assert isinstance(st, dict) and st.get("__type__") == "update"  # the state is left as it was
