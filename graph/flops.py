@@ -79,6 +79,15 @@ def _same_shape(x):
     return x
 
 
+def _meta(x) -> bool:
+    """Is the input (a map, or the list of maps a multi-input layer takes) on the meta device?"""
+    return (x[0] if isinstance(x, (list, tuple)) else x).is_meta
+
+
+def _keep_shape(shapes: list):
+    return lambda mod, inp, out: shapes.append(tuple(out.shape) if isinstance(out, torch.Tensor) else None)
+
+
 @torch.no_grad()
 def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) -> list[int]:
     """Multiply-adds of each top-level layer of `model.model` for one forward pass of `x`.
@@ -87,14 +96,13 @@ def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) ->
     raises LayerFailed with its index."""
     layers = list(model.model)
     macs = [0] * len(layers)
-    handles, passthrough, current = [], [], [0]
+    handles, passthrough, current, meta = [], [], [0], _meta(x)
     for i, layer in enumerate(layers):
         handles.append(layer.register_forward_pre_hook(lambda mod, inp, i=i: current.__setitem__(0, i)))
         if shapes is not None:
-            handles.append(layer.register_forward_hook(
-                lambda mod, inp, out: shapes.append(tuple(out.shape) if isinstance(out, torch.Tensor) else None)))
+            handles.append(layer.register_forward_hook(_keep_shape(shapes)))
         for m in layer.modules():
-            if x.is_meta and _elementwise(m):
+            if meta and _elementwise(m):
                 # Their meta kernels are slow Python decompositions (~3 ms a call for BatchNorm and
                 # ReLU6); the output shape is the input shape, so on meta they pass straight through.
                 m.forward = _same_shape
@@ -115,13 +123,16 @@ def layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) ->
 @contextlib.contextmanager
 def _hooked_eval(model: nn.Module, handles: list, passthrough: list):
     """The model in eval mode for one hooked forward; afterwards its mode back, the hooks removed and
-    the pass-through forwards (instance attributes) deleted."""
+    the pass-through forwards (instance attributes) deleted. A model already in eval mode is left alone
+    (a walk through every module twice per pass is a tenth of a cold count, graph/layercost.py)."""
     was_training = model.training
-    model.eval()
+    if was_training:
+        model.eval()
     try:
         yield
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
         for h in handles:
             h.remove()
         for m in passthrough:
@@ -258,16 +269,18 @@ class _Products(torch.overrides.TorchFunctionMode):
 
 
 @torch.no_grad()
-def ul_layer_macs(model: nn.Module, x: torch.Tensor) -> tuple[list[int], int]:
+def ul_layer_macs(model: nn.Module, x: torch.Tensor, shapes: list | None = None) -> tuple[list[int], int]:
     """Multiply-adds of each top-level layer by UL_RULES (plus functional products), and how many of
-    them came from functional products."""
+    them came from functional products. `shapes` as for `layer_macs`."""
     layers = list(model.model)
     macs, products = [0] * len(layers), [0] * len(layers)
-    handles, passthrough, current, depth = [], [], [0], [0]
+    handles, passthrough, current, depth, meta = [], [], [0], [0], _meta(x)
     for i, layer in enumerate(layers):
         handles.append(layer.register_forward_pre_hook(lambda mod, inp, i=i: current.__setitem__(0, i)))
+        if shapes is not None:
+            handles.append(layer.register_forward_hook(_keep_shape(shapes)))
         for m in layer.modules():
-            if x.is_meta and _elementwise(m):
+            if meta and _elementwise(m):
                 m.forward = _same_shape
                 passthrough.append(m)
             rule = ul_rule(m)
@@ -290,7 +303,23 @@ FIXED_COST = (nn.Linear, nn.Bilinear, nn.modules.pooling._AdaptiveAvgPoolNd, nn.
 
 
 def ultralytics_macs(model: nn.Module, ch: int, imgsz: int, max_stride: int, device="meta") -> float:
-    """Multiply-adds as Ultralytics 8.4's `get_flops` gets them (2x this is its GFLOPs x 1e9).
+    """Multiply-adds as Ultralytics 8.4's `get_flops` gets them (2x this is its GFLOPs x 1e9), of a
+    whole model; see `extrapolated` for how."""
+    modules = list(model.modules())
+
+    def measure(h: int, w: int) -> tuple[int, int]:
+        macs, products = ul_layer_macs(model, torch.empty(1, ch, h, w, device=device))
+        return sum(macs), products
+
+    return extrapolated(measure, imgsz, max_stride,
+                        quadratic=any(isinstance(m, nn.MultiheadAttention) for m in modules),
+                        fixed=any(isinstance(m, FIXED_COST) for m in modules))
+
+
+def extrapolated(measure, imgsz: int, max_stride: int, quadratic: bool, fixed: bool) -> float:
+    """Ultralytics 8.4's way to the image size. `measure(h, w)` -> (multiply-adds by UL_RULES of an
+    h x w image, how many of them were functional products); `quadratic`: the model holds attention
+    modules; `fixed`: it holds a module whose cost does not grow with the area (FIXED_COST).
 
     It profiles proxy images one stride s = max(max_stride, 32) high and k strides wide, k = 1, 2, ...,
     and extrapolates to the imgsz x imgsz image's cells = (imgsz / s)^2 by forward differences: one
@@ -300,15 +329,13 @@ def ultralytics_macs(model: nn.Module, ch: int, imgsz: int, max_stride: int, dev
     the proxies would not be much smaller (4 x their planned cells > cells) or do not fit."""
     s = max(max_stride, 32)
     cells = (imgsz // s) ** 2
-    modules = list(model.modules())
-    quadratic = any(isinstance(m, nn.MultiheadAttention) for m in modules)
-    need = 4 if quadratic else 2 if any(isinstance(m, FIXED_COST) for m in modules) else 1
+    need = 4 if quadratic else 2 if fixed else 1
     ops: list[float] = []
     if imgsz % s == 0 and 4 * (need + need * (need - 1) // 2) <= cells:
         try:
             while len(ops) < need:
-                macs, products = ul_layer_macs(model, torch.empty(1, ch, s, s * (len(ops) + 1), device=device))
-                ops.append(sum(macs))
+                macs, products = measure(s, s * (len(ops) + 1))
+                ops.append(macs)
                 need = 4 if products else need
         except (RuntimeError, ValueError, TypeError, IndexError):
             ops = []
@@ -317,4 +344,4 @@ def ultralytics_macs(model: nn.Module, ch: int, imgsz: int, max_stride: int, dev
         d1 = ops[1] - ops[0] if len(ops) > 1 else ops[0]
         d2 = ops[2] - 2 * ops[1] + ops[0] if len(ops) > 2 else 0
         return ops[0] + t * d1 + t * (t - 1) // 2 * d2
-    return sum(ul_layer_macs(model, torch.empty(1, ch, imgsz, imgsz, device=device))[0])
+    return measure(imgsz, imgsz)[0]

@@ -75,10 +75,16 @@ class DetectionModel(nn.Module):
         unless the caller found them already, `dead_modules`), then every block folds its BatchNorms and
         re-parameterises itself (duck typing)."""
         dead.drop(self, self.dead_weights().modules if dead_modules is None else dead_modules)
-        for m in list(self.modules()):
-            if m is not self and callable(getattr(m, "fuse", None)):
-                m.fuse()
+        fuse_blocks(self)
         return self
+
+
+@torch.no_grad()
+def fuse_blocks(root: nn.Module) -> None:
+    """Every module under `root` that can fold its BatchNorms or re-parameterise itself does (duck typing)."""
+    for m in list(root.modules()):
+        if m is not root and callable(getattr(m, "fuse", None)):
+            m.fuse()
 
 
 def count_params(model: nn.Module) -> int:
@@ -88,7 +94,11 @@ def count_params(model: nn.Module) -> int:
 def checked_params(model: nn.Module) -> int:
     """count_params(model), or SpecError if that is over limits.MAX_PARAMS (give a meta-device model
     to check before anything is allocated)."""
-    params = count_params(model)
+    return within_limit(count_params(model))
+
+
+def within_limit(params: int) -> int:
+    """`params`, or SpecError if that is over limits.MAX_PARAMS."""
     if params > limits.MAX_PARAMS:
         raise SpecError(f"the model would have {params:,} parameters, over the limit of "
                         f"{limits.MAX_PARAMS:,}; lower the width, depth or channels")

@@ -1,0 +1,151 @@
+"""The Explore tab: the whole design space (graph/explore.py: every backbone x neck x head x scale, and
+each recipe on each preset) counted at the Design tab's image size and classes, as a scatter of params
+vs GFLOPs with the Pareto front drawn, and as a table; filters by backbone, neck, head and kind (the
+front recomputed among the designs shown); a click on a point or a row loads that design into the
+Design tab (its pickers for a composition, the preset + recipe's yaml for a recipe row) and opens it.
+
+Functions first (plain data in and out), then the layout, then the wiring. The explored rows live in
+the tab's own gr.State; the pickers, fields and outputs it drives are the Design tab's (`parts`, filled
+by app/design_tab.build_design_tab)."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from graph.errors import SpecError
+from graph.explore import FAMILIES, explore, select
+from graph.recipes import recipe
+from graph.source import Source, source
+from graph.templates import fragments
+
+from . import handlers as h
+from .explore_view import scatter_svg, status_html, table_html
+from .views import error_html
+
+ALL = "all"
+
+# Clicks on a point (an SVG <g data-i>) or a row (<tr data-i>), or Enter / Space on a focused one, fire
+# the component's `click` with `evt.index` = the design's index in the explored rows.
+JS = r"""
+const itemOf = (t) => {
+  const r = t instanceof Element ? t.closest('[data-i]') : null;
+  return r && element.contains(r) ? r : null;
+};
+const pick = (r) => trigger('click', {index: parseInt(r.dataset.i, 10)});
+element.addEventListener('click', (e) => { const r = itemOf(e.target); if (r) pick(r); });
+element.addEventListener('keydown', (e) => {
+  const r = itemOf(e.target);
+  if (r && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); pick(r); }
+});
+"""
+
+TABLE_CSS = """
+th {position: sticky; top: 0; background: var(--yld-card, #f8fafc); text-align: left; padding: 5px 8px;
+    border-bottom: 1px solid var(--yld-line, #e2e8f0);}
+td {padding: 4px 8px; border-bottom: 1px solid var(--yld-line, #e2e8f0);}
+tbody tr {cursor: pointer;}
+tbody tr:hover, tbody tr:focus-visible {background: var(--yld-card, #f1f5f9); outline: none;}
+tbody tr.front td:first-child {font-weight: 650;}
+"""
+
+OPEN_DESIGN = ("() => { const b = [...document.querySelectorAll('button[role=\"tab\"]')]"
+               ".find((x) => x.textContent.trim() === 'Design'); if (b) b.click(); }")
+
+
+def _filters(b, n, hd, kind) -> dict:
+    return {"backbone": b, "neck": n, "head": hd, "kind": None if kind in (None, ALL) else kind}
+
+
+def view(ex: dict | None, b=ALL, n=ALL, hd=ALL, kind=ALL) -> tuple[str, str, str]:
+    """(status, scatter, table) of the explored rows that pass the filters, the front among them."""
+    if not ex:
+        return "", scatter_svg([], {}, "params vs GFLOPs"), table_html([], {})
+    index = {r["name"]: i for i, r in enumerate(ex["rows"])}
+    rows = select(ex["rows"], **_filters(b, n, hd, kind))
+    front = sum(r["pareto"] for r in rows)
+    title = f"params vs GFLOPs at {ex['imgsz']} px — {len(rows)} designs, {front} on the front"
+    return (status_html(len(rows), front, ex["tried"], ex["skipped"], ex["imgsz"], ex["nc"], ex["seconds"]),
+            scatter_svg(rows, index, title), table_html(rows, index))
+
+
+def on_explore(size, k, b, n, hd, kind):
+    """Explore at the Design tab's image size and classes; (status, scatter, table, the tab's state)."""
+    t0 = time.perf_counter()
+    try:
+        done = explore(int(size or 640), int(k or 80))
+    except (SpecError, ValueError, TypeError) as err:
+        return (error_html(f"cannot explore: {err}"), gr.skip(), gr.skip(), gr.skip())
+    ex = {"imgsz": done.imgsz, "nc": done.nc, "tried": done.tried, "skipped": done.skipped, "rows": done.rows,
+          "seconds": round(time.perf_counter() - t0, 2)}
+    return (*view(ex, b, n, hd, kind), ex)
+
+
+def design_of(row: dict, k) -> tuple[Source, str]:
+    """The Source a recipe row names (its preset with `k` classes, the recipe applied) and its label."""
+    base = source(preset=row["preset"], nc=int(k or 80))
+    done = recipe(base.spec, row["recipe"])
+    title = f"{done.spec.name}: preset {row['preset']} + recipe {row['recipe']}, by YOLO Lite Designer"
+    return Source(done.spec, base.notes + done.notes, title), f"recipe {row['recipe']} on preset {row['preset']}"
+
+
+def on_pick(ex, k, size, st, evt: gr.EventData):
+    """A point or a row was clicked: that design into the Design tab. Out: backbone, neck, head, scale,
+    yaml, then the Design tab's outputs (summary, graph, table, yaml error, state)."""
+    from .design_tab import SHOWN, _outputs_for, _replace, on_picks  # here: design_tab imports much of the app
+
+    data = getattr(evt, "_data", None) or {}
+    i = data.get("index") if isinstance(data, dict) else None
+    rows = (ex or {}).get("rows") or []
+    if not isinstance(i, int) or not 0 <= i < len(rows):
+        return (gr.skip(),) * (5 + SHOWN)
+    row = rows[i]
+    if row["kind"] == "composed":
+        return (row["backbone"], row["neck"], row["head"], row["scale"],
+                *on_picks(row["backbone"], row["neck"], row["head"], row["scale"], k, size, st))
+    try:
+        src, label = design_of(row, k)
+    except SpecError as err:
+        return _refused(str(err), SHOWN)
+    result = h.evaluate(src, int(size or 640))
+    if not result["ok"]:
+        return _refused(result["error"], SHOWN)
+    new, message = _replace(st, label, label, result["yaml"])  # not "from preset ...": the Preset box stays empty
+    new["origin"]["picks"] = False
+    return ((gr.skip(),) * 4 + (result["yaml"],)
+            + tuple(_outputs_for(result, result["yaml"], new, int(size or 640), message)))
+
+
+def _refused(message: str, shown: int) -> tuple:
+    """Pickers, yaml and design left as they are; the yaml error line says why."""
+    return (gr.skip(),) * (5 + shown - 2) + (error_html(message), gr.skip())
+
+
+def _choices(family: str) -> list[str]:
+    return [ALL, *fragments(family)]
+
+
+def build_explore_tab(parts: dict) -> None:
+    """The tab's layout and wiring; `parts`: the Design tab's backbone, neck, head, scale, nc, imgsz, yaml,
+    outputs (summary, graph, table, yaml error, state) and `after` (what follows a design change there)."""
+    ex = gr.State(None)
+    with gr.Row():
+        run = gr.Button("Explore", variant="primary", elem_id="explore-run", scale=0, min_width=120)
+        # labels unlike the Design tab's pickers ("Backbone" ...), so each label names one control on the page
+        pickers = [gr.Dropdown(_choices(f), value=ALL, label=f"Only {f}", elem_id=f"explore-{f}") for f in FAMILIES]
+        kind = gr.Dropdown([ALL, "composed", "recipe"], value=ALL, label="Only kind", elem_id="explore-kind")
+    gr.Markdown("Every backbone × neck × head × scale of the catalogue, and each recipe on each preset, counted at "
+                "the Design tab's image size and classes. The first time takes a while (each new layer is built "
+                "once); then seconds.")
+    status = gr.HTML("", elem_id="explore-status-box")
+    plot = gr.HTML(view(None)[1], js_on_load=JS, elem_id="explore-plot")
+    table = gr.HTML(view(None)[2], js_on_load=JS, css_template=TABLE_CSS, elem_id="explore-table")
+    common = dict(show_progress="minimal", api_visibility="private")
+    filters = [*pickers, kind]
+    run.click(on_explore, [parts["imgsz"], parts["nc"], *filters], [status, plot, table, ex], **common)
+    for f in filters:  # .change: once per new value (a dropdown's `input` fires on the pick and on blur)
+        f.change(lambda e, *fs: view(e, *fs), [ex, *filters], [status, plot, table], **common)
+    targets = [parts["backbone"], parts["neck"], parts["head"], parts["scale"], parts["yaml"], *parts["outputs"]]
+    for shown in (plot, table):
+        shown.click(on_pick, [ex, parts["nc"], parts["imgsz"], parts["outputs"][-1]], targets,
+                    **common).then(**parts["after"]).then(None, js=OPEN_DESIGN)

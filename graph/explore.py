@@ -1,0 +1,182 @@
+"""explore: the design space, counted — every backbone x neck x head x scale of the catalogue composed,
+and each recipe applied to each stock preset, at one image size and class count — with its Pareto
+front on params vs GFLOPs (lower is better on both).
+
+    explore(imgsz=640, nc=80, scope=Scope()) -> Explored(rows, skipped, tried, imgsz, nc)
+    combinations(scope) -> [{kind, backbone, neck, head, scale} | {kind, preset, recipe, picks}]
+    pareto(rows) -> [bool]                       the front of these rows
+    select(rows, backbone=, neck=, head=, kind=) -> the rows that match, `pareto` recomputed among them
+
+A row: name, kind ("composed" | "recipe"), backbone / neck / head / scale (a recipe row: its preset's
+picks before the recipe, when it has them), preset and recipe (recipe rows), dialect, params, gflops
+(thop's rules at the image size, graph/counts.py), gflops_ultralytics, fused_gflops, layers (as the
+design's own tool counts them), pareto. What does not make a model (a neck whose taps the backbone
+lacks, a recipe that does not fit a preset) is left out and counted by reason in `skipped`.
+
+It takes seconds once the layers are known: graph/layercost.py memoises every layer's numbers (and keeps
+them on disk), and the thousand compositions share their backbones and most of their necks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from . import limits
+from .compose import SCALES, compose
+from .counts import count
+from .errors import SpecError
+from .recipes import list_recipes, recipe
+from .resolve import resolve
+from .source import source
+from .templates import fragment, fragments, presets
+
+FAMILIES = ("backbone", "neck", "head")
+NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")  # a number on its own: 'p=1', 'row 3', not 'C3' or '0.5'
+
+
+
+@dataclass
+class Explored:
+    rows: list[dict]
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> designs left out for it
+    tried: int = 0  # designs attempted: len(rows) + sum(skipped.values())
+    imgsz: int = 640
+    nc: int = 80
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which designs to count: families and scales to compose (None: all of the catalogue), and whether
+    to apply the recipes to the presets (those whose picks match the families asked for)."""
+
+    backbones: tuple | None = None
+    necks: tuple | None = None
+    heads: tuple | None = None
+    scales: tuple | None = None
+    composed: bool = True
+    recipes: bool = True
+
+    @classmethod
+    def of(cls, backbone=None, neck=None, head=None, kind=None) -> "Scope":
+        """One family each at most (the CLI's and the page's filters); kind: composed | recipe | None."""
+        one = lambda v: (v,) if v else None  # noqa: E731
+        return cls(one(backbone), one(neck), one(head), None, kind in (None, "composed"), kind in (None, "recipe"))
+
+    def wants(self, picks: dict) -> bool:
+        return all(choice is None or picks.get(family) in choice
+                   for family, choice in zip(FAMILIES, (self.backbones, self.necks, self.heads)))
+
+
+def combinations(scope: Scope = Scope()) -> list[dict]:
+    """The designs explore counts, as plain data: {kind: "composed", backbone, neck, head, scale} for every
+    composition, then {kind: "recipe", preset, recipe, picks} for every recipe on every preset."""
+    out = []
+    if scope.composed:
+        for b in scope.backbones or fragments("backbone"):
+            for k in scope.necks or fragments("neck"):
+                for h in scope.heads or fragments("head"):
+                    for scale in scope.scales or SCALES:
+                        out.append({"kind": "composed", "backbone": b, "neck": k, "head": h, "scale": scale})
+    if scope.recipes:
+        for name, entry in presets().items():
+            picks = entry.get("picks")
+            if picks is None and (scope.backbones or scope.necks or scope.heads):
+                continue
+            if picks is None or scope.wants(picks):
+                out += [{"kind": "recipe", "preset": name, "recipe": r, "picks": picks or {}}
+                        for r, _ in list_recipes()]
+    return out
+
+
+def design(combo: dict, nc: int):
+    """The ModelSpec of one combination (SpecError when it makes no model) and its row's description."""
+    if combo["kind"] == "composed":
+        spec = compose(combo["backbone"], combo["neck"], combo["head"], combo["scale"], nc=nc)
+        return spec, {"name": spec.name, **combo, "preset": None, "recipe": None}
+    base = source(preset=combo["preset"], nc=nc).spec
+    picks = combo["picks"]
+    spec = recipe(base, combo["recipe"]).spec
+    return spec, {"name": f"{combo['preset']}+{combo['recipe']}", "kind": "recipe", "backbone": picks.get("backbone"),
+                  "neck": picks.get("neck"), "head": picks.get("head"), "scale": picks.get("scale") or base.scale,
+                  "preset": combo["preset"], "recipe": combo["recipe"]}
+
+
+def row(combo: dict, imgsz: int, nc: int) -> dict:
+    """One combination counted (SpecError when it makes no model)."""
+    spec, about = design(combo, nc)
+    c = count(resolve(spec, imgsz))
+    return {**about, "dialect": spec.dialect, "params": c.params, "gflops": round(c.gflops, 4),
+            "gflops_ultralytics": round(c.gflops_ultralytics, 4), "fused_gflops": round(c.fused_gflops, 4),
+            "layers": c.layers, "pareto": False}
+
+
+def reason(err: SpecError) -> str:
+    """Why a design was left out, without what differs between designs (the layer, its channels), so
+    alike refusals count together: 'GSConv: recipe ... here row N of them is a GSConv'."""
+    if err.module is None:
+        return err.why
+    return f"{err.module}: {NUMBER.sub('N', err.why)}"
+
+
+def explore(imgsz: int = 640, nc: int = 80, scope: Scope = Scope()) -> Explored:
+    """Every combination in `scope` counted at `imgsz` with `nc` classes, the front marked among them (a
+    bad size or class count: SpecError). Kept for the process: a second call for the same is a copy."""
+    check(imgsz, nc)
+    for family, names in zip(FAMILIES, (scope.backbones, scope.necks, scope.heads)):
+        for name in names or ():
+            fragment(family, name)  # an unknown one: SpecError naming those there are
+    done = _explored(imgsz, nc, scope)
+    return dataclasses.replace(done, rows=[dict(r) for r in done.rows], skipped=dict(done.skipped))
+
+
+@functools.lru_cache(maxsize=8)
+def _explored(imgsz: int, nc: int, scope: Scope) -> Explored:
+    rows, skipped = [], {}
+    todo = combinations(scope)
+    for combo in todo:
+        try:
+            rows.append(row(combo, imgsz, nc))
+        except SpecError as err:
+            skipped[reason(err)] = skipped.get(reason(err), 0) + 1
+    for r, front in zip(rows, pareto(rows)):
+        r["pareto"] = front
+    return Explored(rows, dict(sorted(skipped.items(), key=lambda kv: -kv[1])), len(todo), imgsz, nc)
+
+
+def check(imgsz, nc) -> None:
+    """The image size and class count every design is counted at, or SpecError saying what is wrong."""
+    if isinstance(nc, bool) or not isinstance(nc, int) or not 1 <= nc <= limits.MAX_NC:
+        raise SpecError(f"nc must be a whole number of classes from 1 to {limits.MAX_NC}, got {nc!r}", field="nc")
+    if (isinstance(imgsz, bool) or not isinstance(imgsz, int) or not limits.MIN_IMGSZ <= imgsz <= limits.MAX_IMGSZ
+            or imgsz % 32):
+        raise SpecError(f"image size must be a multiple of 32 from {limits.MIN_IMGSZ} to {limits.MAX_IMGSZ} "
+                        f"pixels, got {imgsz!r}", field="imgsz")
+
+
+def pareto(rows: list[dict], x: str = "params", y: str = "gflops") -> list[bool]:
+    """For each row: is it on the Pareto front, i.e. does no other row have x <= and y <= with one of them
+    strictly less? Rows equal on both are all on it."""
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][x], rows[i][y]))
+    front = [False] * len(rows)
+    best = float("inf")
+    for _, group in itertools.groupby(order, key=lambda i: rows[i][x]):
+        same = list(group)
+        low = rows[same[0]][y]  # the least y among the rows of this x (sorted)
+        if low < best:
+            for i in same:
+                front[i] = rows[i][y] == low
+            best = low
+    return front
+
+
+def select(rows: list[dict], **filters) -> list[dict]:
+    """The rows whose fields equal every given filter (None or "" = any; a family filter keeps only rows
+    that have that family), as new dicts with `pareto` recomputed among them."""
+    wanted = {k: v for k, v in filters.items() if v not in (None, "", "all")}
+    kept = [dict(r) for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+    for row, front in zip(kept, pareto(kept)):
+        row["pareto"] = front
+    return kept
