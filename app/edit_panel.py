@@ -4,7 +4,7 @@ that changes nothing), undo and redo, and a short history of the edits.
 Functions first (handlers of plain data, tested without a browser), then `build_edit_panel`: its
 layout and wiring. An edit goes through app/handlers.edit_design (the API's /edit does the same) and
 its result through design_tab._outputs_for, so the page shows an edited design exactly as it shows a
-yaml edit: the same numbers, graph, table, download and "vs previous design" note. A refused edit
+yaml edit: the same numbers, graph, table and "vs previous design" note. A refused edit
 puts its one-line error in the yaml error line (and the panel's message line) and changes nothing.
 
 The history lives in the session state, as plain data: `undo`, the designs before each edit, newest
@@ -23,9 +23,11 @@ from graph.recipes import list_recipes
 
 from . import handlers as h
 from .design_tab import _outputs_for
+from .light import LIGHT, publish
 from .views import error_html
 
 HISTORY_CAP = 50
+STATE, MESSAGE = 5, 7  # where an edit's outputs (see _show) carry the new state and the panel's message
 NOTHING = '<div class="yld-edit-msg"></div>'
 
 
@@ -85,13 +87,12 @@ def _buttons(undo: list, redo: list) -> tuple:
 
 def _refused(message: str) -> tuple:
     """A refusal: the yaml error line and the panel's message say why; nothing else changes."""
-    return (gr.skip(),) * 4 + (error_html(message), gr.skip(), gr.skip(), gr.skip(),
-                               error_html(message), gr.skip(), gr.skip())
+    return (gr.skip(),) * 4 + (error_html(message), gr.skip(), gr.skip(), error_html(message), gr.skip(), gr.skip())
 
 
 def _show(result: dict, text: str, size, st: dict, undo: list, redo: list, message: str) -> tuple:
     """Everything the page shows for the design `result` of `text`, with the new stacks.
-    Order: yaml, summary, graph, table, yaml error, download, state, history, message, undo, redo."""
+    Order: yaml, summary, graph, table, yaml error, state, history, message, undo, redo."""
     *shown, new_state = _outputs_for(result, text, st, int(size or 640))
     new_state = {**new_state, "undo": undo[-HISTORY_CAP:], "redo": redo[-HISTORY_CAP:]}
     return (text, *shown, new_state, history_html(new_state), _message(message), *_buttons(undo, redo))
@@ -177,7 +178,7 @@ def on_redo(size, st):
 
 def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> tuple:
     """The accordion, wired to the Design tab's components: `design_outputs` is
-    [summary, graph, table, yaml error, download, state], as design_tab wires a yaml edit.
+    [summary, graph, table, yaml error, state], as design_tab wires a yaml edit.
     Returns ((history, undo, redo), outputs): design_tab refreshes the three when a picker change puts a
     design on undo; `outputs` are an edit's outputs (the layer inspector's edits use them too)."""
     names = [b.name for b in list_blocks()]
@@ -211,10 +212,9 @@ def build_edit_panel(state, imgsz, yaml_box, design_outputs) -> tuple:
                 history = gr.HTML(history_html(st0), elem_id="edit-history")
 
     outputs = [yaml_box, *design_outputs, history, message, undo, redo]
-    common = dict(show_progress="hidden", api_visibility="private")
-    apply_recipe.click(on_recipe, [recipe, imgsz, state], outputs, **common)
-    apply_swap.click(on_swap, [old, new, section, where, imgsz, state], outputs, **common)
-    preview.click(on_preview, [old, new, section, where, imgsz, state], [message], **common)
-    undo.click(on_undo, [imgsz, state], outputs, **common)
-    redo.click(on_redo, [imgsz, state], outputs, **common)
+    publish(apply_recipe.click(on_recipe, [recipe, imgsz, state], outputs, **LIGHT), state)  # app/light.py
+    publish(apply_swap.click(on_swap, [old, new, section, where, imgsz, state], outputs, **LIGHT), state)
+    preview.click(on_preview, [old, new, section, where, imgsz, state], [message], **LIGHT)
+    publish(undo.click(on_undo, [imgsz, state], outputs, **LIGHT), state)
+    publish(redo.click(on_redo, [imgsz, state], outputs, **LIGHT), state)
     return (history, undo, redo), outputs

@@ -4,23 +4,28 @@ node shows its card (the node's `data-card` lines), and − / + / fit buttons or
 (the canvas scrolls to pan).
 
 `graph_component(svg)` builds it; wire `.click(fn, ...)` where `fn` takes `evt: gr.EventData` and reads
-`evt.index` (the layer picked). The zoom survives the SVG being replaced when the design changes.
-Styles live in app/views.py (CSS, `#graph .yld-graph-*`).
+`evt.index` (the layer picked). The zoom survives the SVG being replaced when the design changes, and so
+does the highlight of the selected layer: its `selected` prop (a layer index or None), marked here in the
+page (the class `selected` on its node, drawn by the SVG's own style), so a new selection sends no SVG.
+Styles live in app/styles.py (`#graph .yld-graph-*`, and the readable minimum of the fit).
 """
 from __future__ import annotations
 
 import gradio as gr
 
-# The toolbar and the card sit in the template, around the value: Gradio morphs the DOM to the
-# template on every update, so anything the script appended itself would be dropped.
+# The toolbar and the card sit in the template; the SVG does not: the script draws it into the canvas
+# (`draw`), so Gradio's morph of the template (a node-by-node walk of the old and new HTML on every
+# update, some hundreds of SVG nodes here) has nothing to compare, and a new SVG is parsed once. Anything
+# else the script appended itself would be dropped by that morph.
 TEMPLATE = (
     '<div class="yld-graph-wrap">'
     '<div class="yld-graph-tools" role="toolbar" aria-label="zoom the graph">'
     '<button type="button" data-zoom="out" title="zoom out" aria-label="zoom out">−</button>'
     '<button type="button" data-zoom="in" title="zoom in (or ctrl + wheel)" aria-label="zoom in">+</button>'
-    '<button type="button" data-zoom="fit" title="fit the width" aria-label="fit the width">fit</button>'
+    '<button type="button" data-zoom="fit" title="fit the width (text no smaller than 9 px)" '
+    'aria-label="fit the width">fit</button>'
     '<span class="yld-zoom-level" aria-live="polite">fit</span></div>'
-    '<div class="yld-graph-canvas">${value}</div>'
+    '<div class="yld-graph-canvas"></div>'
     '<div class="yld-graph-card" role="tooltip" hidden></div>'
     '</div>'
 )
@@ -29,7 +34,7 @@ TEMPLATE = (
 # Every listener is delegated to `element`: the SVG and its nodes are replaced on each update.
 JS = r"""
 const MIN = 0.25, MAX = 4;
-let zoom = null;  // null: fit the width (max-width 100%); else a scale of the SVG's own size
+let zoom = null;  // null: fit the width (max-width 100%, min-width readable); else a scale of the SVG's own size
 const $ = (sel) => element.querySelector(sel);
 const svg = () => $('svg.yld-graph');
 const nodeOf = (t) => {  // the graph node an event happened in, if any
@@ -40,11 +45,12 @@ const nodeOf = (t) => {  // the graph node an event happened in, if any
 function apply() {  // (re)apply the zoom to the current SVG
   const s = svg(), label = $('.yld-zoom-level');
   if (!s) return;
-  if (zoom === null) {
+  if (zoom === null) {  // fit, but never below the readable scale app/styles.py's min-width keeps
     s.style.maxWidth = '100%';
-    s.style.width = '';
-  } else {
+    s.style.minWidth = s.style.width = '';
+  } else {  // the user's own zoom, smaller included
     s.style.maxWidth = 'none';
+    s.style.minWidth = '0';
     s.style.width = Math.round(s.viewBox.baseVal.width * zoom) + 'px';
   }
   if (label) label.textContent = zoom === null ? 'fit' : Math.round(zoom * 100) + '%';
@@ -122,16 +128,36 @@ element.addEventListener('wheel', (e) => {  // ctrl + wheel zooms about the poin
   const b = c.getBoundingClientRect();
   zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.clientX - b.left, e.clientY - b.top);
 }, {passive: false});
-if (typeof watch === 'function') watch('value', () => {  // a new SVG: zoom it, refresh the card
-  apply();
-  const n = nodeOf(document.activeElement) || element.querySelector('g.node:hover');
-  if (n) show(n); else hide();
-});
+function mark() {  // the selected layer (the `selected` prop) highlighted in the current SVG
+  for (const g of element.querySelectorAll('g.node.selected')) g.classList.remove('selected');
+  const s = props.selected;
+  if (s !== null && s !== undefined) element.querySelector('g.node[data-index="' + parseInt(s, 10) + '"]')?.classList.add('selected');
+}
+function draw() {  // the SVG (the value) into the canvas; the focused node keeps the focus
+  const c = $('.yld-graph-canvas');
+  if (!c) return;
+  const f = nodeOf(document.activeElement);
+  c.innerHTML = props.value || '';
+  if (f) element.querySelector('g.node[data-index="' + f.dataset.index + '"]')?.focus();
+}
+if (typeof watch === 'function') {
+  watch('value', () => {  // a new SVG: draw and zoom it, keep the selection, refresh the card
+    draw();
+    apply();
+    mark();
+    const n = nodeOf(document.activeElement) || element.querySelector('g.node:hover');
+    if (n) show(n); else hide();
+  });
+  watch('selected', mark);
+}
+draw();
 apply();
+mark();
 """
 
 
 def graph_component(value: str, **kw) -> gr.HTML:
-    """The graph as a gr.HTML (elem_id "graph" unless given): `.click` fires with `evt.index`."""
+    """The graph as a gr.HTML (elem_id "graph" unless given): `.click` fires with `evt.index`;
+    gr.update(selected=i) highlights layer i (None: no highlight) without sending the SVG again."""
     kw.setdefault("elem_id", "graph")
-    return gr.HTML(value, html_template=TEMPLATE, js_on_load=JS, **kw)
+    return gr.HTML(value, html_template=TEMPLATE, js_on_load=JS, selected=None, **kw)

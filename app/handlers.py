@@ -3,8 +3,11 @@ graph/. No Gradio here, so they are tested without a browser and scripted throug
 
 A design comes in through graph/source.py (a Source: what the user named, as plain hashable data) or
 as yaml text; the per-session state is that text and the numbers it gave, never a model object.
-`evaluate` is cached on the Source (text is made one first, through a cache of its own): it is a pure
-function; text too large to evaluate is refused before either cache.
+`evaluate` is cached on the Source (text is made one first, through a cache of its own), and its costly
+part (resolve, count, draw) on the spec, so a design reached again through another Source (its own text
+in the page's state) is not counted or drawn twice: it is a pure function; text too large to evaluate is
+refused before the caches. The yaml offered for download is written when it is asked for
+(`write_yaml_file`), never on a design change.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 
 from graph import edit
 from graph.counts import count
@@ -26,7 +30,8 @@ from graph.resolve import resolve
 from graph.source import Source, source
 
 DEFAULT_PRESET = "yolov8n"
-PIN_COLUMNS = ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]  # pin_row's keys
+PIN_COLUMNS = ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB",
+               "latency_ms"]  # pin_row's keys
 DOWNLOADS = "yld-files"  # the temp folder's sub-folder for files offered for download
 TABLE_HEADERS = ["#", "from", "n", "params", "module", "arguments", "output", "GFLOPs"]
 
@@ -45,7 +50,13 @@ def evaluate(design: Source | str, imgsz: int = 640, name: str = "model") -> dic
         design = _text_source(design, name)
         if isinstance(design, SpecError):
             return {"ok": False, **design.as_dict()}
-    return _evaluate_cached(design, imgsz)
+    # One evaluation of a design at a time: a second request for it (Gradio's dropdown sends a mouse pick
+    # twice, at once) waits and takes the cached result instead of counting it again beside the first.
+    with _STRIPES[hash((design, int(imgsz))) % len(_STRIPES)]:
+        return _evaluate_cached(design, imgsz)
+
+
+_STRIPES = [threading.Lock() for _ in range(16)]
 
 
 def _refuse_text(text) -> SpecError | None:
@@ -66,29 +77,46 @@ def _text_source(text: str, name: str) -> Source | SpecError:
 
 
 @functools.lru_cache(maxsize=64)
+def _measured(spec, name: str, imgsz: int) -> tuple | SpecError:
+    """(graph, counts, svg, table rows) of a spec at imgsz, or the SpecError saying why not; cached on
+    the spec itself (`name` too: it takes no part in a spec's equality), so one design is resolved,
+    counted and drawn once whichever Source it came through (the pickers, then its own yaml text in the
+    page's state, an undo)."""
+    try:
+        graph = resolve(spec, int(imgsz))
+        counts = count(graph)
+    except SpecError as err:
+        return err.with_traceback(None)
+    table = [[r["index"], str(r["from"]), r["n"], r["params"], r["module"], str(r["args"]).replace("'", ""),
+              "×".join(map(str, r["out_shape"])) if r["out_shape"] else "-", round(r["gflops"], 3)]
+             for r in counts.per_layer]
+    return graph, counts, render_svg(graph, counts), table
+
+
+@functools.lru_cache(maxsize=64)
 def _evaluate_cached(design: Source, imgsz: int) -> dict:
     """`evaluate` of a Source; cached on (Source, imgsz): it is a pure function. One resolve serves
     the counts, the picture and the stride comments of the yaml."""
     spec = design.spec
+    measured = _measured(spec, spec.name, int(imgsz))
+    if isinstance(measured, SpecError):
+        return {"ok": False, **measured.as_dict()}
+    graph, counts, svg, table = measured
     try:
-        graph = resolve(spec, int(imgsz))
-        counts = count(graph)
         text = design.yaml(graph)
     except SpecError as err:
         return {"ok": False, **err.as_dict()}
     return {
         "ok": True, "name": spec.name, "dialect": spec.dialect, "nc": spec.nc, "yaml": text,
         "notes": list(design.notes) + unused_note(graph, counts),
-        "strides": graph.strides, "counts": counts.as_dict(), "svg": render_svg(graph, counts),
-        "table": [[r["index"], str(r["from"]), r["n"], r["params"], r["module"],
-                   str(r["args"]).replace("'", ""), "×".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
-                   round(r["gflops"], 3)] for r in counts.per_layer],
+        "strides": graph.strides, "counts": counts.as_dict(), "svg": svg, "table": table,
     }
 
 
 def _cache_clear() -> None:
     _text_source.cache_clear()
     _evaluate_cached.cache_clear()
+    _measured.cache_clear()
 
 
 evaluate.cache_info = _evaluate_cached.cache_info  # the cache behind evaluate, for tests and benches
@@ -184,12 +212,13 @@ def read_upload(path: str | None, limit: int = 256 * 1024) -> str:
         raise SpecError(f"cannot read the uploaded file as text: {err.__class__.__name__}") from None
 
 
-def pin_row(result: dict, label: str, imgsz: int = 640) -> dict:
-    """One compare row of an evaluated design, counted at `imgsz` (its GFLOPs follow the image size)."""
+def pin_row(result: dict, label: str, imgsz: int = 640, latency_ms: float | str = "") -> dict:
+    """One compare row of an evaluated design, counted at `imgsz` (its GFLOPs follow the image size);
+    `latency_ms`: its measured median (app/measure_panel.py), '' when it was not measured."""
     c = result["counts"]
     return {"name": label, "imgsz": int(imgsz), "classes": result["nc"], "params": c["params"], "GFLOPs": round(c["gflops"], 2),
             "fused params": c["fused_params"], "fused GFLOPs": round(c["fused_gflops"], 2),
-            "size MB": round(c["params"] * 4 / 2**20, 2)}
+            "size MB": round(c["params"] * 4 / 2**20, 2), "latency_ms": latency_ms}
 
 
 def pins_csv(pins: list[dict]) -> str:

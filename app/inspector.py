@@ -3,11 +3,12 @@ one that fits, its arguments and repeats edited, the change previewed (params / 
 Apply; a layer inserted before / after it, or deleted.
 
 A layer is selected three ways, all landing in `on_select`: a click (or Enter) on a node of the graph
-(app/graph_view.py triggers the graph's click with the node's index), a row of the layer table, or the
-Layer list (keyboard too). The selection is its own gr.State (an index or None), highlighted in the
-graph with graph/render.mark_selected (a string edit: no recount). Whenever the design changes (any
-handler that writes the session state), `on_refresh` rebuilds the form for the selected layer of the
-new design, so the form never shows a design that is gone.
+or on a row of the layer table (app/graph_view.py and app/layer_table.py trigger their click with the
+layer's index), or the Layer list (keyboard too). The selection is its own gr.State (an index or None),
+highlighted in the graph and the table by their `selected` prop (marked in the page: no SVG or table
+is sent for it). Whenever the design changes (any handler that writes the session state),
+`on_refresh` rebuilds the form for the selected layer of the new design, so the form never shows a
+design that is gone; it reads the design's spec from the parse cache, so it counts nothing.
 
 The form: the registry's argument schema of the block (graph/inspect.form): one text box per argument,
 labelled with its name and help, empty = the default (shown as the placeholder); values are read as
@@ -22,10 +23,10 @@ import gradio as gr
 
 from graph import inspect as gi
 from graph.errors import SpecError
-from graph.render import mark_selected
 
 from . import handlers as h
-from .edit_panel import _apply, _refused, delta_text
+from .edit_panel import MESSAGE, STATE, _apply, _refused, delta_text
+from .light import LIGHT, publish
 from .views import error_html
 
 MAX_FIELDS = 8  # the most arguments a block of the registry takes is 7 (Conv)
@@ -33,14 +34,13 @@ MAX_FIELDS = 8  # the most arguments a block of the registry takes is 7 (Conv)
 
 # ---------------------------------------------------------------- reading the design
 
-def _spec(st: dict, size):
-    """The state's design as a ModelSpec (parsed once: handlers' cache), or None."""
-    if not st or not st.get("yaml"):
+def _spec(st: dict):
+    """The state's design as a ModelSpec (parsed once: handlers' cache), or None. The state only ever
+    holds a design that evaluated, so nothing is counted here."""
+    if not st or not st.get("yaml") or h._refuse_text(st["yaml"]) is not None:
         return None
-    result = h.evaluate(st["yaml"], int(size or 640), st.get("name", "model"))
-    if not result["ok"]:
-        return None
-    return h._text_source(st["yaml"], st.get("name", "model")).spec
+    src = h._text_source(st["yaml"], st.get("name", "model"))
+    return None if isinstance(src, SpecError) else src.spec
 
 
 def layer_choices(spec) -> list[tuple[str, int]]:
@@ -85,25 +85,33 @@ def _default_row(spec, i: int, size) -> str:
 
 # ---------------------------------------------------------------- handlers
 
-def form_outputs(i, size, st, svg):
-    """(Layer list, Block list, n, *fields, graph, insert row, message) for layer i of the design
-    (i None or out of range: the form empties and the graph loses its highlight)."""
-    spec = _spec(st, size)
+def _mark(i) -> tuple:
+    """The highlight of layer i (None: none) in the graph and in the layer table."""
+    return gr.update(selected=i), gr.update(selected=i)
+
+
+def form_outputs(i, size, st):
+    """(Layer list, Block list, n, *fields, graph mark, table mark, insert row, message) for layer i of
+    the design (i None or out of range: the form empties and the highlight goes)."""
+    spec = _spec(st)
     if spec is None:
-        return (gr.skip(),) * (MAX_FIELDS + 6)
+        return (gr.skip(),) * (MAX_FIELDS + 7)
     choices = layer_choices(spec)
     if i is None or not 0 <= int(i) < len(spec.layers):
         return (gr.update(choices=choices, value=None), gr.update(choices=[], value=None),
-                gr.update(value=1, interactive=False), *_field_updates(None),
-                mark_selected(svg, None) if svg else gr.skip(), gr.update(value=""),
+                gr.update(value=1, interactive=False), *_field_updates(None), *_mark(None), gr.update(value=""),
                 _message("Click a node in the graph, a row of the layer table, or pick a layer."))
     i = int(i)
-    form = gi.form(spec, i)
-    blocks = _block_choices(spec, i, size)
+    try:
+        form = gi.form(spec, i)
+        blocks = _block_choices(spec, i, size)
+        row = _default_row(spec, i, size)
+    except SpecError as err:  # a design that does not resolve at this size: say so, keep the form
+        return (gr.skip(),) * (MAX_FIELDS + 6) + (_message(str(err), "error"),)
     others = len(blocks) - 1
     return (gr.update(choices=choices, value=i), gr.update(choices=blocks, value=form.module),
-            gr.update(value=form.n, interactive=form.repeats), *_field_updates(form),
-            mark_selected(svg, i) if svg else gr.skip(), gr.update(value=_default_row(spec, i, size)),
+            gr.update(value=form.n, interactive=form.repeats), *_field_updates(form), *_mark(i),
+            gr.update(value=row),
             _message(f"Layer {i}: {form.module}. {others} other block{'' if others == 1 else 's'} fit here "
                      f"(same inputs, same output shape)."))
 
@@ -118,36 +126,34 @@ def _layer_index(value) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def on_select(i, size, st, svg):
+def on_select(i, size, st):
     """A layer was picked from the list: (selection, *form_outputs)."""
     i = _layer_index(i)
-    return (i, *form_outputs(i, size, st, svg))
+    return (i, *form_outputs(i, size, st))
 
 
-def on_node(size, st, svg, evt: gr.EventData):
-    """A node of the graph was clicked (or Enter pressed on it): its index comes in the event's data."""
+def on_node(size, st, evt: gr.EventData):
+    """A node of the graph or a row of the layer table was clicked (or Enter pressed on it): its index
+    comes in the event's data."""
     index = getattr(evt, "_data", None) or {}
     i = index.get("index") if isinstance(index, dict) else None
-    return on_select(i, size, st, svg)
+    return on_select(i, size, st)
 
 
-def on_row(size, st, svg, evt: gr.SelectData):
-    """A cell of the layer table was clicked: the row's layer."""
-    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-    return on_select(row, size, st, svg)
-
-
-def on_refresh(sel, size, st, svg):
+def on_refresh(sel, size, st):
     """The design changed: the form of the selected layer of the new design (or an empty form); the
-    message line is left as the change set it."""
-    spec = _spec(st, size)
+    message line is left as the change set it. With nothing selected before or now, only the Layer list
+    changes (the form is empty already)."""
+    spec = _spec(st)
     keep = sel if sel is not None and spec is not None and 0 <= int(sel) < len(spec.layers) else None
-    return (keep, *form_outputs(keep, size, st, svg)[:-1])
+    if sel is None and spec is not None:
+        return (None, gr.update(choices=layer_choices(spec), value=None)) + (gr.skip(),) * (MAX_FIELDS + 5)
+    return (keep, *form_outputs(keep, size, st)[:-1])
 
 
 def on_block(i, module, size, st):
     """Another block was picked for the layer: its form, with the layer's values carried over by name."""
-    spec, i = _spec(st, size), _layer_index(i)
+    spec, i = _spec(st), _layer_index(i)
     if spec is None or i is None or not module:
         return (gr.skip(),) * (MAX_FIELDS + 2)
     try:
@@ -166,7 +172,7 @@ def on_block(i, module, size, st):
 
 def _edit(i, module, n, texts, size, st):
     """The inspector's edit as a function spec -> (spec, notes), and its history words."""
-    spec, i = _spec(st, size), _layer_index(i)
+    spec, i = _spec(st), _layer_index(i)
     if spec is None or i is None:
         raise SpecError("select a layer first")
     form = gi.form(spec, int(i), module or spec.layers[int(i)].module, int(size or 640))
@@ -202,12 +208,12 @@ def on_preview(i, module, n, *rest):
 
 def _done(applied: tuple) -> bool:
     """Whether an edit panel's outputs carry a new state (a refusal skips it)."""
-    return "yaml" in applied[6]
+    return "yaml" in applied[STATE]
 
 
 def _with(applied: tuple, sel) -> tuple:
     """edit_panel's outputs, then the inspector's message (the panel's message, or the refusal) and selection."""
-    msg = applied[8]
+    msg = applied[MESSAGE]
     text = msg if isinstance(msg, str) else ""
     return (*applied, text.replace("yld-edit-msg", "yld-inspect-msg") if text else gr.skip(), sel)
 
@@ -237,12 +243,12 @@ def on_delete(i, size, st):
     i = _layer_index(i)
     if i is None:
         return _with(_refused("select a layer first"), i)
-    applied = _apply([("delete", str(int(i)))], f"delete layer {int(i)} ({_name(st, i, size)})", size, st)
+    applied = _apply([("delete", str(int(i)))], f"delete layer {int(i)} ({_name(st, i)})", size, st)
     return _with(applied, max(0, int(i) - 1) if _done(applied) else i)
 
 
-def _name(st, i, size) -> str:
-    spec = _spec(st, size)
+def _name(st, i) -> str:
+    spec = _spec(st)
     return spec.layers[int(i)].module if spec is not None and 0 <= int(i) < len(spec.layers) else "?"
 
 
@@ -290,12 +296,12 @@ def wire_inspector(ui: dict, state, imgsz, graph, table, panel_outputs) -> None:
     """Wire the inspector to the Design tab's state, graph and table; `panel_outputs` are app/edit_panel's
     outputs of an edit (yaml, design outputs, history, message, undo, redo)."""
     sel, layer, block, n, fields, message = ui["sel"], ui["layer"], ui["block"], ui["n"], ui["fields"], ui["message"]
-    common = dict(show_progress="hidden", api_visibility="private")
-    form_out = [sel, layer, block, n, *fields, graph, ui["row"], message]
-    layer.input(on_select, [layer, imgsz, state, graph], form_out, **common)
-    graph.click(on_node, [imgsz, state, graph], form_out, **common)
-    table.select(on_row, [imgsz, state, graph], form_out, **common)
-    state.change(on_refresh, [sel, imgsz, state, graph], form_out[:-1], **common)
+    common = LIGHT  # app/light.py: no queue round trip, raw values; an edit publishes the new state
+    form_out = [sel, layer, block, n, *fields, graph, table, ui["row"], message]
+    layer.input(on_select, [layer, imgsz, state], form_out, **common)
+    for picked in (graph, table):  # a node, a row: the same click with the layer's index
+        picked.click(on_node, [imgsz, state], form_out, **common)
+    state.change(on_refresh, [sel, imgsz, state], form_out[:-1], **common)
     edit_in = [layer, block, n, *fields, imgsz, state]
     block.input(on_block, [layer, block, imgsz, state], [n, *fields, message], **common).then(
         on_preview, edit_in, [message], **common)
@@ -303,7 +309,7 @@ def wire_inspector(ui: dict, state, imgsz, graph, table, panel_outputs) -> None:
     for box in (n, *fields):
         box.input(on_preview, edit_in, [message], trigger_mode="always_last", **common)
     outs = [*panel_outputs, message, sel]
-    ui["apply"].click(on_apply, edit_in, outs, **common)
-    ui["before"].click(_insert_before, [layer, ui["row"], imgsz, state], outs, **common)
-    ui["after"].click(_insert_after, [layer, ui["row"], imgsz, state], outs, **common)
-    ui["delete"].click(on_delete, [layer, imgsz, state], outs, **common)
+    publish(ui["apply"].click(on_apply, edit_in, outs, **common), state)
+    publish(ui["before"].click(_insert_before, [layer, ui["row"], imgsz, state], outs, **common), state)
+    publish(ui["after"].click(_insert_after, [layer, ui["row"], imgsz, state], outs, **common), state)
+    publish(ui["delete"].click(on_delete, [layer, imgsz, state], outs, **common), state)

@@ -8,6 +8,7 @@ import gradio as gr
 from . import janitor, settings
 from .api import register_api
 from .design_tab import build_design_tab
+from .explore_tab import build_explore_tab
 from .export_tab import build_export_tab
 from .server import create_server
 from .test_tab import build_test_tab
@@ -19,14 +20,17 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="YOLO Lite Designer", analytics_enabled=False) as demo:  # nothing leaves the machine
         gr.Markdown("## YOLO Lite Designer\nCompose a lightweight detector from a backbone, a neck and a head; "
                     "the numbers match what YOLOv5 / Ultralytics print.")
+        parts = {}  # the Design tab's pickers and outputs, which the Explore tab drives
         with gr.Tab("Design"):
-            design = build_design_tab()
+            design = build_design_tab(parts)
         with gr.Tab("Export"):
             build_export_tab(design)
         with gr.Tab("Train") as train_page:
             train_tab = gr.Column()
         with gr.Tab("Test") as test_page:
             test_model = build_test_tab(design)
+        with gr.Tab("Explore"):
+            build_explore_tab(parts)
         with train_tab:
             info, runs = build_train_tab(design, test_model)
         demo.load(design_line, [design], [info], api_visibility="private")

@@ -16,14 +16,13 @@ import torch
 from engine.data.config import DataError
 from engine.data.zipdata import extract_dataset_zip
 from engine.train.jobs import TrainJob, describe_run, list_runs, read_events, run_crash_message
-from graph.counts import count
 from graph.errors import SpecError
 from graph.resolve import resolve
 from graph.source import source as design_source
 
 from . import settings
 from .choices import model_choices
-from .handlers import safe_name
+from .handlers import evaluate, safe_name
 from .janitor import room_left
 from .paths import PathRefused, client_file
 from .train_views import curves, field_note, progress_html, settings_problems
@@ -40,12 +39,12 @@ def devices() -> list[str]:
 
 
 def design_line(design: dict) -> str:
-    try:
-        c = count(resolve(design_source(text=design["yaml"]).spec, 640))
-        return (f'<div class="yld-note" id="train-design">Training <b>{escape(design.get("name", "model"))}</b>: '
-                f'{c.params:,} parameters, {c.gflops:.2f} GFLOPs at 640 (the design on the Design tab).</div>')
-    except SpecError as err:
-        return error_html(str(err))
+    result = evaluate(design["yaml"], 640, design.get("name", "model"))  # cached: the Design tab counted it
+    if not result["ok"]:
+        return error_html(result["error"])
+    c = result["counts"]
+    return (f'<div class="yld-note" id="train-design">Training <b>{escape(design.get("name", "model"))}</b>: '
+            f'{c["params"]:,} parameters, {c["gflops"]:.2f} GFLOPs at 640 (the design on the Design tab).</div>')
 
 
 def resolve_data(source: str, path: str, upload) -> str | tuple[str, str]:

@@ -14,6 +14,12 @@ Every node is a `<g class="node" data-index=… data-module=… data-card=…>` 
 args, parameters, GFLOPs, output shape, receptive field (graph/receptive.py); the Detect node's card
 gives the receptive field of each map it reads. The page (app/graph_view.py) shows the card and turns
 clicks into layer picks; the SVG's own <style> draws hover, focus and the selected layer.
+
+Colours that must follow the page's theme (text, edges, outlines, section titles) are drawn by that
+<style> through CSS classes and custom properties (`--yld-text`, `--yld-edge` ... ; app/styles.py sets
+them for Gradio's light and dark themes); their fallbacks, and the attributes, are the light colours,
+so the SVG reads the same on its own. `--yld-w` on the root is its natural width: the page never
+shrinks it below a readable scale (app/styles.py).
 """
 from __future__ import annotations
 
@@ -31,9 +37,19 @@ TAP_HEAD, TAP_NECK = "#f59e0b", "#cbd5e1"  # badge colours: maps the head reads 
 SELECTED = "#d97706"
 LEGEND_ROW, LEGEND_FONT = 20, 11
 STYLE = ("<style>"
+         ".yld-graph .tx{fill:var(--yld-text,#0f172a)}"
+         ".yld-graph .tx2{fill:var(--yld-text-2,#334155)}"
+         ".yld-graph .idx{fill:var(--yld-muted,#64748b)}"
+         ".yld-graph .edges,.yld-graph .edge{stroke:var(--yld-edge,#64748b)}"
+         ".yld-graph .head-fill{fill:var(--yld-edge,#64748b)}"
+         ".yld-graph .body,.yld-graph .outline{stroke:var(--yld-outline,#334155)}"
+         ".yld-graph .share{fill:var(--yld-text,#0f172a)}"
+         ".yld-graph .paper{fill:var(--yld-paper,#fff)}"
+         + "".join(f".yld-graph .title-{s}{{fill:var(--yld-{s},rgb{TINT[s]})}}" for s, _ in SECTIONS) +
          ".yld-graph .node{cursor:pointer}"
          ".yld-graph .node:focus{outline:none}"
-         ".yld-graph .node:hover .body,.yld-graph .node:focus-visible .body{stroke:#0f172a;stroke-width:2}"
+         ".yld-graph .node:hover .body,.yld-graph .node:focus-visible .body"
+         "{stroke:var(--yld-text,#0f172a);stroke-width:2}"
          f".yld-graph .node.selected .body{{stroke:{SELECTED};stroke-width:3.5}}"
          ".yld-graph .node.selected .idx{fill:#b45309;font-weight:700}"
          "</style>")
@@ -70,16 +86,17 @@ def _legend_icons(tint: tuple[int, int, int]) -> list[tuple[str, float, str]]:
     """(icon drawn at the origin, icon width, text) for each legend entry."""
     r, g, b = tint
     swatches = "".join(f'<rect x="{i * 13}" y="-9" width="12" height="12" rx="3" '
-                       f'fill="rgba({r},{g},{b},{a})" stroke="#334155" stroke-width="0.6"/>'
+                       f'fill="rgba({r},{g},{b},{a})" class="outline" stroke="#334155" stroke-width="0.6"/>'
                        for i, a in enumerate((0.08, 0.39, 0.70)))
     return [
         (swatches, 38, "fill deepens with the layer's share of the model's FLOPs"),
-        ('<rect x="0" y="-6" width="30" height="12" rx="3" fill="#fff" stroke="#334155" stroke-width="0.6"/>'
-         '<rect x="1" y="3" width="18" height="3" fill="#0f172a" opacity="0.55"/>', 30,
+        ('<rect class="paper outline" x="0" y="-6" width="30" height="12" rx="3" fill="#fff" stroke="#334155" '
+         'stroke-width="0.6"/>'
+         '<rect class="share" x="1" y="3" width="18" height="3" fill="#0f172a" opacity="0.55"/>', 30,
          "bar under a node: its exact FLOP share"),
-        ('<path d="M0,-3 L26,-3" stroke="#64748b" stroke-width="1.3" marker-end="url(#arrow)"/>', 30,
+        ('<path class="edge" d="M0,-3 L26,-3" stroke="#64748b" stroke-width="1.3" marker-end="url(#arrow)"/>', 30,
          "data flow"),
-        ('<path d="M0,-3 L26,-3" stroke="#64748b" stroke-width="1.3" stroke-dasharray="4 3" '
+        ('<path class="edge" d="M0,-3 L26,-3" stroke="#64748b" stroke-width="1.3" stroke-dasharray="4 3" '
          'marker-end="url(#arrow)"/>', 30, "skip within the column"),
         (_badge(0, -10, "P3", TAP_HEAD), 30, "a map the head reads"),
         (_badge(0, -10, "P4", TAP_NECK), 30, "a backbone map the neck reads"),
@@ -96,7 +113,7 @@ def _legend(width: float, tint) -> tuple[str, float]:
             x, row = left, row + 1
         y = PAD + 12 + row * LEGEND_ROW
         parts.append(f'<g transform="translate({x:.0f},{y})">{icon}<text x="{icon_w + 6}" y="0" '
-                     f'font-size="{LEGEND_FONT}" fill="#475569">{escape(text)}</text></g>')
+                     f'font-size="{LEGEND_FONT}" class="tx2" fill="#475569">{escape(text)}</text></g>')
         x += item_w
     height = (row + 1) * LEGEND_ROW + 8
     return f'<g class="legend" aria-label="legend">{"".join(parts)}</g>', height
@@ -179,12 +196,12 @@ def render_svg(graph: LayerGraph, counts: Counts) -> str:
     total = sum(r["gflops"] for r in counts.per_layer) or 1.0
     cards = _cards(graph, counts, total)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="yld-graph" viewBox="0 0 {width} {height}" '
-           f'width="{width}" height="{height}" style="max-width:100%;height:auto" '
+           f'width="{width}" height="{height}" style="--yld-w:{width}px;max-width:100%;height:auto" '
            f'font-family="ui-sans-serif, system-ui, sans-serif" role="group" '
            f'aria-label="model graph: {len(graph.layers)} layers; pick a layer to select it">',
            STYLE,
            '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" '
-           'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#64748b"/></marker></defs>', legend]
+           'orient="auto"><path class="head-fill" d="M0,0 L8,4 L0,8 z" fill="#64748b"/></marker></defs>', legend]
     for c, section in enumerate(cols):
         x0 = PAD + c * (NODE_W + COL_GAP) + COL_GAP // 2 - 14
         label = dict(SECTIONS)[section]
@@ -192,7 +209,7 @@ def render_svg(graph: LayerGraph, counts: Counts) -> str:
         out.append(f'<g class="section" data-section="{section}"><rect x="{x0}" y="{top}" width="{NODE_W + 28}" '
                    f'height="{height - top - PAD}" rx="12" fill="rgba({r},{g},{b},0.04)" '
                    f'stroke="rgba({r},{g},{b},0.35)"/><text x="{x0 + 14}" y="{top + 22}" font-size="14" '
-                   f'font-weight="600" fill="rgb({r},{g},{b})">{label}</text></g>')
+                   f'font-weight="600" class="title-{section}" fill="rgb({r},{g},{b})">{label}</text></g>')
     out.append(_edges(graph, pos))
     for node, row in zip(graph.layers, counts.per_layer):
         x, y = pos[node.index]
@@ -210,9 +227,10 @@ def render_svg(graph: LayerGraph, counts: Counts) -> str:
                    f'aria-label="{escape(label)}">'
                    f'<rect class="body" x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7" '
                    f'fill="{_fill(node.section, share)}" stroke="#334155" stroke-width="1"/>'
-                   f'<text x="{x + 8}" y="{y + 15}" font-size="12" fill="#0f172a"><tspan class="idx" fill="#64748b">'
+                   f'<text class="tx" x="{x + 8}" y="{y + 15}" font-size="12" fill="#0f172a">'
+                   f'<tspan class="idx" fill="#64748b">'
                    f'{node.index}</tspan> <tspan font-weight="600">{escape(node.module)}</tspan>{rep}</text>'
-                   f'<text x="{x + 8}" y="{y + 29}" font-size="10.5" fill="#334155">{escape(line2)}</text>'
+                   f'<text class="tx2" x="{x + 8}" y="{y + 29}" font-size="10.5" fill="#334155">{escape(line2)}</text>'
                    f'<rect class="share" x="{x + 1}" y="{y + NODE_H - 4}" '
                    f'width="{max(1.0, (NODE_W - 2) * share):.1f}" height="3" fill="#0f172a" opacity="0.55"/>')
         tap = node.tap or levels.get(node.index)

@@ -20,6 +20,17 @@ def test_compose_yaml_counts_equal_the_core():
     assert result["table"][0][4] == "conv_bn_relu_maxpool"
 
 
+def test_a_design_is_counted_and_drawn_once_whichever_way_it_comes_in():
+    """The pickers' design, then its own yaml text (the page's state) evaluate to the same numbers and
+    picture from one resolve, count and drawing (cached on the spec)."""
+    h.evaluate.cache_clear()
+    picked = h.evaluate(h.picks_source("ghostnet", "yolov8-pan", "yolov8", "n", 80), 640)
+    typed = h.evaluate(picked["yaml"], 640, picked["name"])
+    assert typed["counts"] == picked["counts"] and typed["svg"] is picked["svg"] and typed["table"] is picked["table"]
+    assert h._measured.cache_info().misses == 1 and h._measured.cache_info().hits == 1
+    assert h.evaluate(picked["yaml"], 320, picked["name"])["svg"] != picked["svg"]  # another size: drawn again
+
+
 @pytest.mark.parametrize("name", list(presets()))
 def test_every_preset_evaluates(name):
     picks, text = h.preset_yaml(name)

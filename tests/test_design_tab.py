@@ -25,26 +25,38 @@ def state():
 
 
 def test_a_picker_change_shows_the_composed_design(state):
-    text, summary, svg, table, error, download, new = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640,
-                                                                 state)
+    text, summary, svg, table, error, new = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, state)
     expected = count(resolve(parse(text)[0], 640)).params
     assert new["counts"]["params"] == expected != state["counts"]["params"]
     assert f"{expected:,}" in summary and "params" in summary.lower()
-    assert svg.startswith("<svg") and len(table) == len(parse(text)[0].layers)
-    assert "ghost" in text.lower() and os.path.basename(download).endswith(".yaml")
-    assert new["yaml"] == text and new["pins"] == []
+    assert svg.startswith("<svg") and table.count("<tr data-index=") == len(parse(text)[0].layers)
+    assert "ghost" in text.lower() and new["yaml"] == text and new["pins"] == []
+    # the yaml file is written when the Download button asks for it, not on the change
+    download = d.on_download(new)
+    assert os.path.basename(download) == "ghostnet-yolov8-pan-yolov8-n.yaml" and open(download).read() == text
+
+
+def test_what_the_page_shows_already_is_not_sent_again(state):
+    """The graph and the table go to the page only when they change: the same design again (here the
+    pickers' own design, then its yaml text typed back with a comment) sends neither, the numbers do go."""
+    first = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, state)
+    again = d.on_yaml(first[0] + "# a comment\n", 640, first[-1])
+    assert not skipped(first[2]) and not skipped(first[3])
+    assert skipped(again[2]) and skipped(again[3]) and "ghostnet" in again[1]
+    other = d.on_imgsz(320, again[-1])  # another size: other shapes in the graph and the table
+    assert other[1].startswith("<svg") and "×40×40" in other[2]
 
 
 def test_a_picker_change_that_does_not_compose_keeps_the_page(state):
     out = d.on_picks("shufflenetv2", "nowhere", "yolov5", "s", 80, 640, state)
-    assert all(skipped(x) for x in out[:4]) and "nowhere" in out[4] and skipped(out[6])
+    assert all(skipped(x) for x in out[:4]) and "nowhere" in out[4] and skipped(out[5])
 
 
 def test_a_bad_yaml_edit_keeps_the_last_good_design(state):
     out = d.on_yaml("nc: 80\nbackbone: [[-1, 1, Nope, [1]]]\nhead: []\n", 640, state)
-    assert skipped(out[0]) and skipped(out[1]) and "Nope" in out[4] and skipped(out[6])
+    assert skipped(out[0]) and skipped(out[1]) and "Nope" in out[4] and skipped(out[5])
     good = d.on_yaml(h.preset_yaml("yolov5n")[1], 640, state)
-    assert skipped(good[0]) and good[6]["counts"]["params"] == 1872157
+    assert skipped(good[0]) and good[5]["counts"]["params"] == 1872157
 
 
 def test_a_preset_sets_its_pickers_or_leaves_them(state):
@@ -118,7 +130,7 @@ def test_the_origin_is_shown_and_a_pick_over_an_edit_goes_onto_undo(state):
     assert picked[-1]["undo"][-1]["yaml"] == edited and isinstance(picked[-1]["undo"][-1]["label"], str)
     assert d.on_history(picked[-1])[0] is None  # the Preset box no longer claims the preset
     back = ep.on_undo(640, picked[-1])
-    assert back[0] == edited and back[6]["yaml"] == edited and f"from preset {MOBILE}, edited" in back[1]
+    assert back[0] == edited and back[ep.STATE]["yaml"] == edited and f"from preset {MOBILE}, edited" in back[1]
     # an unedited design is replaced without an undo entry or a message
     quiet = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, st)
     assert quiet[4] == '<div class="yld-ok"></div>' and not quiet[-1].get("undo")
@@ -132,7 +144,7 @@ def test_a_scale_a_preset_set_is_named_when_a_pick_composes_at_it(state):
     picked = d.on_picks("ghostnet", out[1], out[2], "l", 80, 640, out[-1])
     assert "scale l (set by preset yolov5-shufflenetv2)" in picked[1]
     mine = d.on_scale("ghostnet", out[1], out[2], "l", 80, 640, picked[-1])
-    assert "set by preset" not in mine[1]
+    assert "set by preset" not in mine[1] and mine[-1]["scale_by"] is None and mine[-1]["picks"]["scale"] == "l"
     assert "set by preset" not in d.on_picks("ghostnet", out[1], out[2], "n", 80, 640, mine[-1])[1]
 
 
@@ -143,7 +155,7 @@ def test_pasted_yaml_is_repaired_in_the_editor(state):
     assert not skipped(out[0]) and out[0] == out[-1]["yaml"] != pasted
     assert parse(out[0])[1] == [] and parse(out[0])[0] == parse(clean)[0]  # valid yaml, no repair needed
     assert "repaired pasted yaml" in out[1]  # the note says what was repaired
-    assert open(out[5]).read() == out[0]  # the download is the repaired text
+    assert open(d.on_download(out[-1])).read() == out[0]  # the download is the repaired text
 
 
 def test_pins_are_counted_at_the_image_size_and_each_is_a_point(state):
@@ -172,3 +184,44 @@ def test_a_pin_of_an_edited_design_says_so_and_classes_follow_the_design(state):
     rows = d.on_pin(edited)[0]
     assert rows[0][0] == "yolov8n (edited)" and rows[0][2] == 3
     assert d.on_pin(st)[0][0][0] == "yolov8n"
+
+
+def test_every_light_handler_that_sets_the_design_publishes_it():
+    """The design's handlers skip Gradio's queue (app/light.py), and Gradio reports a state change to the page
+    (so the state's .change listeners run: the inspector's form, the Classes box, ...) only from a queued
+    event: each light event that writes the state must be followed by the queued publish."""
+    import gradio as gr
+
+    from app.light import mark_published
+
+    with gr.Blocks() as demo:
+        state = d.build_design_tab()
+    fns = demo.fns
+    light = [i for i, f in fns.items() if not f.queue and state in f.outputs]
+    published = {f.trigger_after for f in fns.values() if f.name == "mark_published" and f.queue}
+    names = {fns[i].name for i in light}
+    assert {"on_picks", "on_scale", "on_preset", "on_yaml", "on_nc", "on_imgsz", "on_recipe", "on_undo",
+            "on_apply", "on_delete"} <= names
+    assert [fns[i].name for i in light if i not in published] == []
+    st = {"yaml": "x", "rev": 3, "published": 2}
+    assert mark_published(st) == {**st, "published": 3} and skipped(mark_published({**st, "published": 3}))
+    assert d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, st)[-1]["rev"] == 4  # a new design
+
+
+def test_a_repeated_pick_changes_nothing_but_clears_an_old_error(state):
+    """Gradio 6's dropdown fires `input` on blur too (after a pick, which fired it already, and when it
+    closes with no pick): the pickers as they were change nothing, even on an edited design, and send only
+    a clear error line, which also clears the error of a refused pick when the picker goes back."""
+    first = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, state)
+    again = d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, first[-1])
+    assert all(skipped(x) for i, x in enumerate(again) if i != 4) and again[4] == '<div class="yld-ok"></div>'
+    edited = d.on_yaml(first[-1]["yaml"].replace("nc: 80", "nc: 7", 1), 640, first[-1])[-1]
+    assert skipped(d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, edited)[-1])  # edits stay
+    refused = d.on_picks("ghostnet", "nowhere", "yolov8", "n", 80, 640, first[-1])
+    assert "nowhere" in refused[4] and skipped(refused[5])
+    assert d.on_picks("ghostnet", "yolov8-pan", "yolov8", "n", 80, 640, first[-1])[4] == '<div class="yld-ok"></div>'
+    preset = d.on_preset("yolov5-shufflenetv2", 80, 640, first[-1])
+    assert preset[-1]["picks"] == {"backbone": "shufflenetv2", "neck": "lite-pan", "head": "yolov5", "scale": "l"}
+    assert all(skipped(x) for i, x in enumerate(d.on_preset("yolov5-shufflenetv2", 80, 640, preset[-1])) if i != 8)
+    file_preset = d.on_preset("yolov5-mobilenetv3-small", 80, 640, preset[-1])[-1]  # no picks: the pickers stay
+    assert file_preset["picks"] == preset[-1]["picks"]

@@ -10,21 +10,22 @@ import pytest
 from app import edit_panel as e
 from app import handlers as h
 from app import inspector as ins
+from app.layer_table import table_html
 from graph.source import source
 
-# outputs of on_select / on_node / on_row: selection, layer list, block list, n, fields ..., graph, row, message
+# outputs of on_select / on_node: selection, layer list, block list, n, fields ..., graph, table, row, message
 SEL, LAYER, BLOCK, N = range(4)
 FIELDS = slice(4, 4 + ins.MAX_FIELDS)
-GRAPH, ROW, MSG = 4 + ins.MAX_FIELDS, 5 + ins.MAX_FIELDS, 6 + ins.MAX_FIELDS
-# outputs of apply / insert / delete: the edit panel's 11, then the inspector's message and the selection
-STATE, PANEL_MSG, UNDO = 6, 8, 9
+GRAPH, TABLE, ROW, MSG = (4 + ins.MAX_FIELDS + k for k in range(4))
+# outputs of apply / insert / delete: the edit panel's 10, then the inspector's message and the selection
+STATE, PANEL_MSG, UNDO = 5, 7, 8
 EMPTY = [""] * ins.MAX_FIELDS
 
 
 def state_of(preset: str) -> dict:
     text = h.preset_yaml(preset)[1]
     first = h.evaluate(text, 640, preset)
-    return {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": [], "svg": first["svg"]}
+    return {"yaml": text, "counts": first["counts"], "name": first["name"], "pins": []}
 
 
 @pytest.fixture
@@ -32,12 +33,15 @@ def v8n():
     return state_of("yolov8n")
 
 
-def selected(svg: str) -> list[str]:
-    return re.findall(r'<g class="node selected"[^>]*data-index="(\d+)"', svg)
+def selected(out: tuple) -> list[int]:
+    """The layer the graph and the table highlight (their `selected` prop: marked in the page)."""
+    marks = {out[GRAPH]["selected"], out[TABLE]["selected"]}
+    assert len(marks) == 1 and out[GRAPH]["__type__"] == "update" and "value" not in out[GRAPH]  # no SVG sent
+    return [m for m in marks if m is not None]
 
 
 def test_selecting_a_layer_fills_the_form_from_the_schema_and_highlights_it(v8n):
-    out = ins.on_select(1, 640, v8n, v8n["svg"])
+    out = ins.on_select(1, 640, v8n)
     assert out[SEL] == 1 and out[LAYER]["value"] == 1 and out[LAYER]["choices"][1] == ("1 Conv [128, 3, 2]", 1)
     assert out[BLOCK]["value"] == "Conv" and {"GSConv", "GhostConv", "RepVGGBlock"} <= {c[1] for c in out[BLOCK]["choices"]}
     assert out[N]["value"] == 1
@@ -45,16 +49,19 @@ def test_selecting_a_layer_fills_the_form_from_the_schema_and_highlights_it(v8n)
     assert [f["visible"] for f in fields] == [True] * 7 + [False]
     assert fields[0]["label"].startswith("c2 (int") and fields[0]["value"] == "128" and fields[0]["placeholder"] == "required"
     assert fields[3]["value"] == "" and fields[3]["placeholder"] == "default None"
-    assert selected(out[GRAPH]) == ["1"]
+    assert selected(out) == [1]
     assert out[ROW]["value"] == "[-1, 1, Conv, [128, 3, 1]]"  # keeps layer 1's 32 channels at width 0.25
-    again = ins.on_select(4, 640, v8n, out[GRAPH])
-    assert selected(again[GRAPH]) == ["4"]  # the highlight moves
+    again = ins.on_select(4, 640, v8n)
+    assert selected(again) == [4]  # the highlight moves
 
 
 def test_a_graph_click_and_a_table_row_select_the_same_way(v8n):
-    node = ins.on_node(640, v8n, v8n["svg"], SimpleNamespace(_data={"index": 5}))
-    row = ins.on_row(640, v8n, v8n["svg"], SimpleNamespace(index=[5, 3]))
-    assert node[SEL] == row[SEL] == 5 and node[BLOCK]["value"] == row[BLOCK]["value"] == "Conv"
+    """Both trigger their click with the layer's index (app/graph_view.py, app/layer_table.py)."""
+    node = ins.on_node(640, v8n, SimpleNamespace(_data={"index": 5}))
+    assert node[SEL] == 5 and node[BLOCK]["value"] == "Conv" and selected(node) == [5]
+    table = h.evaluate(v8n["yaml"], 640)["table"]
+    assert [int(i) for i in re.findall(r'<tr data-index="(\d+)"', table_html(table))] == list(range(len(table)))
+    assert ins.on_node(640, v8n, SimpleNamespace(_data=None))[SEL] is None  # a click with no index: nothing
 
 
 def test_another_block_previews_then_applies_and_undo_gives_back_the_text(v8n):
@@ -104,16 +111,20 @@ def test_a_delete_that_would_orphan_a_reader_is_refused_naming_it(v8n):
 
 def test_the_form_follows_the_design(v8n):
     out = ins.on_apply(2, "C2f", 1, *["128", "True"] + [""] * 6, 640, v8n)  # n 3 -> 1
-    refreshed = ins.on_refresh(2, 640, out[STATE], out[2])
-    assert refreshed[SEL] == 2 and refreshed[N]["value"] == 1 and selected(refreshed[GRAPH]) == ["2"]
+    refreshed = ins.on_refresh(2, 640, out[STATE])
+    assert refreshed[SEL] == 2 and refreshed[N]["value"] == 1 and selected(refreshed) == [2]
     small = state_of("yolov5-shufflenetv2")
-    gone = ins.on_refresh(30, 640, small, small["svg"])  # past the end of the new design: nothing selected
-    assert gone[SEL] is None and gone[LAYER]["value"] is None and selected(gone[GRAPH]) == []
+    gone = ins.on_refresh(30, 640, small)  # past the end of the new design: nothing selected
+    assert gone[SEL] is None and gone[LAYER]["value"] is None and selected(gone) == []
+    # nothing selected before or now: only the Layer list follows the design, the empty form is left alone
+    quiet = ins.on_refresh(None, 640, small)
+    assert quiet[SEL] is None and quiet[LAYER]["choices"] == gone[LAYER]["choices"] and quiet[LAYER]["value"] is None
+    assert all(x == {"__type__": "update"} for x in quiet[BLOCK:])
 
 
 def test_a_typed_or_stale_pick_gets_a_message_not_a_crash(v8n):
-    assert ins.on_select("4 C2f ×2 [64, True]", 640, v8n, v8n["svg"])[SEL] == 4  # typed text: its number
-    assert ins.on_select("nothing", 640, v8n, v8n["svg"])[SEL] is None
+    assert ins.on_select("4 C2f ×2 [64, True]", 640, v8n)[SEL] == 4  # typed text: its number
+    assert ins.on_select("nothing", 640, v8n)[SEL] is None
     out = ins.on_block(1, "NoSuchBlock", 640, v8n)
     assert "NoSuchBlock" in out[-1] and "yld-inspect-error" in out[-1]
     assert "NoSuchBlock" in ins.on_preview(1, "NoSuchBlock", 1, *[""] * ins.MAX_FIELDS, 640, v8n)

@@ -107,3 +107,20 @@ def test_compare_plots_every_pin(page, shot):
     assert len(set(spots)) == 3  # three points, each where its pin's numbers put it
     assert "shufflenetv2" in page.locator("#design-origin").inner_text()
     shot(page, "13-compare-three-pins")
+
+
+def test_a_picker_answers_the_keyboard(page, shot):
+    """Typed and arrowed picks (Enter) recount like a click: the pickers listen to `input`, which Gradio's
+    dropdown fires for both (its `select` only for the mouse)."""
+    box = page.get_by_label("Backbone", exact=True)
+    before = params_on_page(page)
+    box.click()
+    box.fill("ghost")
+    page.keyboard.press("Enter")
+    typed = wait_params_change(page, before)
+    assert typed == 2502908 and "ghostnet" in box.input_value()
+    box.click()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert wait_params_change(page, typed) != typed
+    shot(page, "07-keyboard-pick")

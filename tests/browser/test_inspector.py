@@ -42,9 +42,12 @@ def test_inspect_swap_undo_and_compare(page, shot):
     page.wait_for_selector('#graph svg g.node.selected[data-index="1"]')  # still selected after the change
     assert "GSConv, [128, 3, 2]" in page.locator("#yaml .cm-content").inner_text()
 
-    # a row of the layer table selects its layer; Enter on a focused node does too
-    page.locator("#layers [data-testid=cell-4-4]").click()
+    # a row of the layer table selects its layer (highlighted there and in the graph); Enter on a focused
+    # node does too
+    page.locator('#layers tr[data-index="4"]').click()
     page.wait_for_function("() => document.querySelector('#inspect-layer input').value.startsWith('4 C2f')")
+    page.wait_for_selector('#layers tr.selected[data-index="4"]')
+    assert page.locator('#graph svg g.node.selected').get_attribute("data-index") == "4"
     page.locator('#graph svg g.node[data-index="6"]').focus()
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector('#inspect-layer input').value.startsWith('6 C2f')")
@@ -73,3 +76,18 @@ def test_inspect_swap_undo_and_compare(page, shot):
     assert len(set(names)) == 2
     page.locator("#compare-plot").scroll_into_view_if_needed()
     shot(page, "14-compare-two-pins")
+
+
+def test_the_form_and_the_highlight_follow_a_picker_change(page, shot):
+    """The pickers answer outside Gradio's queue (app/light.py); the state's listeners still run after them:
+    the selected layer's form shows the new design's block there, still highlighted in graph and table."""
+    page.locator('#layers tr[data-index="2"]').click()
+    page.wait_for_function("() => document.querySelector('#inspect-layer input').value.startsWith('2 C2f ')")
+    before = params_on_page(page)
+    pick(page, "Backbone", "ghostnet")
+    wait_params_change(page, before)
+    page.wait_for_function("() => document.querySelector('#inspect-layer input').value.startsWith('2 C2fGhost')")
+    assert page.locator("#inspect-block input").input_value().startswith("C2fGhost")
+    page.wait_for_selector('#graph svg g.node.selected[data-index="2"][data-module="C2fGhost"]')
+    assert page.locator("#layers tr.selected").get_attribute("data-index") == "2"
+    shot(page, "14-inspector-follows-a-pick")
