@@ -20,6 +20,7 @@ from graph.errors import SpecError
 
 from . import handlers as h
 from .charts import scatter_chart
+from .layer_table import table_html
 from .views import error_html
 
 BUDGET_S = 4.0  # timing budget of one Measure click (the profile takes about half as long again)
@@ -50,6 +51,31 @@ def on_measure(size, backend, threads, st):
     kept = {"yaml": st["yaml"], "imgsz": size, "backend": out["backend"], "threads": out["threads"],
             "median_ms": out["median_ms"], "p90_ms": out["p90_ms"], "layer_ms": dict(out["profile"]["layer_ms"])}
     return measure_html(out, result["counts"]), {**st, "latency": kept}
+
+
+def latency_columns(st: dict, text: str, imgsz) -> dict | None:
+    """The layer table's extra columns for design `text` at `imgsz` when the last measurement is of it:
+    {"ms": {layer: ms}, "time %": {layer: share}}; None otherwise (the table shows no latency)."""
+    last = (st or {}).get("latency") or {}
+    if not last.get("layer_ms") or last.get("yaml") != text or int(last.get("imgsz", -1)) != int(imgsz or 640):
+        return None
+    ms = {int(k): v for k, v in last["layer_ms"].items()}
+    total = sum(ms.values()) or 1.0
+    return {"ms": {k: f"{v:.2f}" for k, v in ms.items()}, "time %": {k: f"{100 * v / total:.1f}" for k, v in ms.items()}}
+
+
+def on_measured_table(size, st):
+    """After a measurement: the layer table again with its ms / time % columns, and the state's digest of
+    what the page shows (so the next design change knows the table differs)."""
+    if not (st or {}).get("latency"):
+        return gr.skip(), gr.skip()
+    size = int(size or 640)
+    result = h.evaluate(st["yaml"], size, st.get("name", "model"))  # cached: the design Measure just timed
+    if not result["ok"]:
+        return gr.skip(), gr.skip()
+    table = table_html(result["table"], extra=latency_columns(st, st["yaml"], size))
+    drawn = list(st.get("drawn") or [None, None])
+    return table, {**st, "drawn": [drawn[0], hash(table)]}
 
 
 def _bar(share: float, colour: str, kind: str) -> str:
@@ -146,9 +172,11 @@ def build_latency_plot():
     return gr.HTML(latency_plot([]), elem_id="latency-plot")
 
 
-def wire_measure_panel(ui: dict, state, imgsz, plot=None) -> None:
+def wire_measure_panel(ui: dict, state, imgsz, plot=None, table=None) -> None:
     # one measurement at a time for the whole server: two at once would each time the other
-    ui["go"].click(on_measure, [imgsz, ui["backend"], ui["threads"], state], [ui["out"], state],
-                   concurrency_limit=1, concurrency_id="measure", api_visibility="private")
+    done = ui["go"].click(on_measure, [imgsz, ui["backend"], ui["threads"], state], [ui["out"], state],
+                          concurrency_limit=1, concurrency_id="measure", api_visibility="private")
+    if table is not None:  # the layer table gains the measured ms and time share of each layer
+        done.then(on_measured_table, [imgsz, state], [table, state], show_progress="hidden", api_visibility="private")
     if plot is not None:
         state.change(on_pins, [state], [plot], show_progress="hidden", api_visibility="private")
