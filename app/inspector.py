@@ -22,14 +22,15 @@ from html import escape
 import gradio as gr
 
 from graph import inspect as gi
+from graph import limits
 from graph.errors import SpecError
 
 from . import handlers as h
 from .edit_panel import MESSAGE, STATE, _apply, _refused, delta_text
 from .light import LIGHT, publish
-from .views import error_html
 
 MAX_FIELDS = 8  # the most arguments a block of the registry takes is 7 (Conv)
+MAX_REPEATS = limits.MAX_REPEATS  # n before depth scaling, as every yaml is held to
 
 
 # ---------------------------------------------------------------- reading the design
@@ -71,7 +72,7 @@ def _field_updates(form: gi.Form | None) -> list:
 
 
 def _block_choices(spec, i: int, size) -> list[tuple[str, str]]:
-    return [(f"{b.name} — {b.summary} [{b.source}]", b.name) for b in gi.fitting(spec, i, int(size or 640))]
+    return [(f"{b.name} — {b.summary}", b.name) for b in gi.fitting(spec, i, int(size or 640))]
 
 
 def _default_row(spec, i: int, size) -> str:
@@ -186,6 +187,8 @@ def _edit(i, module, n, texts, size, st):
         reps = int(n) if form.repeats else 1
     except (TypeError, ValueError):
         raise SpecError(f"n must be a whole number, got {n!r}", layer=int(i), field="n") from None
+    if not 1 <= reps <= MAX_REPEATS:  # said in the inspector's message, not by the field (no toast, no traceback)
+        raise SpecError(f"n must be 1..{MAX_REPEATS}, got {reps}", layer=int(i), field="n")
     old = spec.layers[int(i)].module
     what = f"layer {int(i)} {old}" + (f" -> {form.module}" if form.module != old else "") + " edited"
     return (lambda s: gi.replace(s, int(i), form.module, values, reps)[:2]), what
@@ -267,7 +270,7 @@ def build_inspector() -> dict:
                                   allow_custom_value=True)
         ui["block"] = gr.Dropdown([], value=None, label="Block (those that fit this place)", elem_id="inspect-block",
                                   interactive=True, allow_custom_value=True)
-        ui["n"] = gr.Number(1, label="n (repeats)", precision=0, minimum=1, maximum=64, elem_id="inspect-n",
+        ui["n"] = gr.Number(1, label="n (repeats)", precision=0, elem_id="inspect-n",
                             interactive=False)
         ui["fields"] = [gr.Textbox(visible=False, max_lines=1, elem_id=f"inspect-arg-{k}") for k in range(MAX_FIELDS)]
         with gr.Row():

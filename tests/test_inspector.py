@@ -129,3 +129,12 @@ def test_a_typed_or_stale_pick_gets_a_message_not_a_crash(v8n):
     assert "NoSuchBlock" in out[-1] and "yld-inspect-error" in out[-1]
     assert "NoSuchBlock" in ins.on_preview(1, "NoSuchBlock", 1, *[""] * ins.MAX_FIELDS, 640, v8n)
     assert "yld-error" in ins.on_delete(99, 640, v8n)[-2]
+
+
+@pytest.mark.parametrize("n", [0, 100, "lots"])
+def test_out_of_range_repeats_are_said_in_the_message(n):
+    """n outside 1..64 (or not a number) is refused in the inspector's message, not by a toast."""
+    _, text = h.preset_yaml("yolov8n")
+    st = {"yaml": text, "name": "yolov8n"}
+    html = ins.on_preview(2, "C2f", n, *[""] * ins.MAX_FIELDS, 640, st)
+    assert "n must be" in str(html)
