@@ -73,20 +73,25 @@ def serve(**options) -> None:
 
 def serve_in_background(host: str = "127.0.0.1", port: int = 7860, timeout: float = 60, **options):
     """Start the server on a thread (tests, benchmarks); returns a function that stops it."""
+    settings.configure(host=host, port=port, **options)
+    return run_in_thread(create_app(), host, port, timeout, "the app")
+
+
+def run_in_thread(app, host: str, port: int, timeout: float = 60, what: str = "the server"):
+    """Serve an ASGI app with uvicorn on a daemon thread, wait until it listens; returns stop()."""
     import threading
     import time
 
     import uvicorn
 
-    settings.configure(host=host, port=port, **options)
-    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + timeout
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
     if not server.started:
-        raise RuntimeError("the app did not start")
+        raise RuntimeError(f"{what} did not start")
 
     def stop():
         server.should_exit = True

@@ -12,8 +12,6 @@ beside the default for reference.
 """
 from __future__ import annotations
 
-import threading
-import time
 
 CHOICES = [f"option {k}" for k in range(24)]
 
@@ -46,26 +44,13 @@ def build_floor(queue: bool = True):
 def serve_floor(port: int, queue: bool = True):
     """The bare page on 127.0.0.1:port, behind the app's own server wrapper; returns stop()."""
     import gradio as gr
-    import uvicorn
 
+    from app.main import run_in_thread
     from app.server import create_server
     from app.views import CSS
 
     app = create_server(build_floor(queue).queue(default_concurrency_limit=4), css=CSS, theme=gr.themes.Soft())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise RuntimeError("the floor page did not start")
-
-    def stop():
-        server.should_exit = True
-        thread.join(timeout=10)
-
-    return stop
+    return run_in_thread(app, "127.0.0.1", port, 60, "the floor page")
 
 
 def time_floor(page, url: str, changes: int, start: int = 1) -> list[float]:

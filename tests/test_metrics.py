@@ -263,3 +263,12 @@ def test_speed_100_images_300_dets():
     r = m.compute()
     assert time.perf_counter() - t < 15
     assert 0 < r["mAP50-95"] < r["mAP50"] <= 1 and r["recall"] > 0.9 and r["instances"] == 2000
+
+
+def test_label_rows_are_class_and_pixel_corners():
+    """YOLO labels (normalised centre, size) -> class and x1, y1, x2, y2 in pixels of a w x h image."""
+    from engine.train.boxes import label_rows
+
+    rows = label_rows(torch.tensor([2.0, 0.0]), torch.tensor([[0.5, 0.25, 0.2, 0.1], [0.1, 0.9, 0.2, 0.2]]), 100, 200)
+    assert torch.allclose(rows, torch.tensor([[2.0, 40, 40, 60, 60], [0.0, 0, 160, 20, 200]]))
+    assert label_rows(torch.zeros(0), torch.zeros(0, 4), 64, 64).shape == (0, 5)

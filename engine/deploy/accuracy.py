@@ -20,6 +20,7 @@ import torch
 from ..data.config import load_data_config
 from ..data.dataset import YoloDataset
 from ..heads import head_kind
+from ..train.boxes import label_rows
 from ..train.metrics import DetectionMetrics
 from ..train.trainer import TrainConfig
 from .predictor import decode
@@ -81,12 +82,6 @@ def evaluate(run, kind, dataset: YoloDataset) -> dict:
         out = torch.from_numpy(np.asarray(run(img[None].numpy()))).float()
         det = decode(out, kind, conf=c.val_conf, iou=c.val_iou)[0]
         s = dataset.imgsz
-        gt = torch.zeros((len(labels), 5))
-        if len(labels):
-            gt[:, 0] = labels[:, 0]
-            gt[:, 1] = (labels[:, 1] - labels[:, 3] / 2) * s
-            gt[:, 2] = (labels[:, 2] - labels[:, 4] / 2) * s
-            gt[:, 3] = (labels[:, 1] + labels[:, 3] / 2) * s
-            gt[:, 4] = (labels[:, 2] + labels[:, 4] / 2) * s
+        gt = label_rows(labels[:, 0], labels[:, 1:5], s, s)
         metrics.add(i, det, gt, (s, s))
     return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.compute().items()}

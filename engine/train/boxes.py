@@ -69,3 +69,13 @@ def dist2bbox(dist: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 def bbox2dist(points: torch.Tensor, boxes: torch.Tensor, high: float) -> torch.Tensor:
     """xyxy boxes -> (left, top, right, bottom) distances from points, clamped to [0, high]."""
     return torch.cat((points - boxes[..., :2], boxes[..., 2:4] - points), -1).clamp(0, high)
+
+
+def label_rows(cls: torch.Tensor, xywh: torch.Tensor, w: int, h: int) -> torch.Tensor:
+    """YOLO labels (class, normalised centre x, y, width, height) -> (n, 5) rows of class and x1, y1, x2,
+    y2 in pixels of a w x h image: the ground truth the metrics compare detections with."""
+    gt = torch.zeros((len(cls), 5))
+    if len(cls):
+        gt[:, 0] = cls
+        gt[:, 1:] = xywh2xyxy(xywh.float() * torch.tensor([w, h, w, h], dtype=torch.float32))
+    return gt

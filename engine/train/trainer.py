@@ -36,6 +36,7 @@ from ..deploy.predictor import decode
 from ..heads import head_kind
 from .ema import ModelEMA
 from .loss import make_loss
+from .boxes import label_rows
 from .metrics import DetectionMetrics
 from .optim import make_optimizer
 from .stopping import StopAndEta
@@ -387,13 +388,7 @@ class Trainer(StopAndEta):
             h, w = imgs.shape[2:]
             for b, det in enumerate(dets):
                 t = targets[targets[:, 0] == b]
-                gt = torch.zeros((len(t), 5))
-                if len(t):
-                    gt[:, 0] = t[:, 1]
-                    gt[:, 1] = (t[:, 2] - t[:, 4] / 2) * w
-                    gt[:, 2] = (t[:, 3] - t[:, 5] / 2) * h
-                    gt[:, 3] = (t[:, 2] + t[:, 4] / 2) * w
-                    gt[:, 4] = (t[:, 3] + t[:, 5] / 2) * h
+                gt = label_rows(t[:, 1], t[:, 2:6], w, h)
                 metrics.add(image_id, det, gt, (h, w))
                 image_id += 1
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.compute().items()}
