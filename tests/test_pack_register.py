@@ -271,3 +271,29 @@ def test_pack_keeps_decorators_other_than_the_registry_and_reads_activations_saf
     for bad in ("os.system('true')", "nn.Conv2d(3, 3, 1)", "nn.ReLU(x)", "nn.LeakyReLU(0.1, nope=1)", "(("):
         with pytest.raises(ValueError, match="use one of nn.SiLU()"):
             pack._activation_factory(bad)
+
+
+def test_builder_handles_yolov9e_branches_with_a_custom_block():
+    """CBLinear / CBFuse (YOLOv9-E's auxiliary branch) next to a block of ours: in a tool that lacks
+    them (YOLOv5) the pack's own pair builds, CBFuse given the widths of the maps it slices; the
+    parameters and the outputs equal our model's."""
+    text = ("nc: 2\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, GhostConv, [32, 3, 2]]\n"
+            "  - [-1, 1, CBLinear, [[8, 16]]]\n  - [1, 1, Conv, [16, 3, 2]]\n  - [[2, -1], 1, CBFuse, [[1]]]\n"
+            "  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\n"
+            "head:\n  - [[4, 5, 6], 1, Detect, [nc]]\n")
+    graph = resolve(parse(text, name="v9e-ghost")[0], 64)
+    pack, _ = pack_of(text, "v9e-ghost")
+    tool = stand_in(pack, "yolov5")
+    tool.modules.pop("CBLinear", None), tool.modules.pop("CBFuse", None)
+    tool.modules["Detect"] = UltralyticsDetect  # anchor-free head, built by the stand-in tool
+    d = yaml.safe_load(text)
+    layers, save = pack.build_layers(d, 3, pack.Tool("ultralytics", "ultralytics", tool.modules), verbose=False)
+    assert sum(p.numel() for p in layers.parameters()) == count(graph).params
+    ours = build(graph).eval()
+    layers.load_state_dict({k.removeprefix("model."): v for k, v in ours.state_dict().items()}, strict=False)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        mine = run_layers(layers.eval(), save, x)
+        want = ours(x)
+    assert torch.allclose(mine if torch.is_tensor(mine) else mine[0], want if torch.is_tensor(want) else want[0],
+                          atol=1e-5)

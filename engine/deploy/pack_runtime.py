@@ -174,7 +174,7 @@ def build_layers(d: dict, ch, tool: Tool, verbose: bool = True):
         conv.default_act = factory()
     if verbose:
         tool.log.info(f"\n{'':>3}{'from':>20}{'n':>3}{'params':>10}  {'module':<45}{'arguments':<30}")
-    layers, save, outs, legacy = [], [], [], True
+    layers, save, outs, legacy, widths = [], [], [], True, {}
     try:
         with default_activation(factory):  # the pack's own Convs
             for i, (f, n, name, args) in enumerate(list(d["backbone"]) + list(d["head"])):
@@ -199,6 +199,12 @@ def build_layers(d: dict, ch, tool: Tool, verbose: bool = True):
                         ctor.insert(2, n)
                 elif rule.channels == "head":
                     c2, ctor = 0, _head_args(tool, rule.name, make, args, c_in, d, legacy)
+                elif rule.channels == "split":  # CBLinear: maps of the given widths (a tuple upstream)
+                    widths[i] = list(args[0]) if isinstance(args[0], (list, tuple)) else [args[0]]
+                    c2, ctor = sum(widths[i]), [c_in[0], *args]
+                elif rule.channels == "pick":  # CBFuse: ours slices its maps, so it takes their widths
+                    c2 = c_in[-1]
+                    ctor = args if own else [args[0], [widths.get(a, [c]) for a, c in zip(at[:-1], c_in)]]
                 else:
                     c2 = sum(c_in) if rule.channels == "sum" else c_in[0]
                     ctor = [c_in[0], *args] if rule.takes_c1 and not own else args
