@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 
 COMPOSE = ["compose", "--backbone", "ghostnet", "--neck", "lite-pan", "--head", "yolov8", "--scale", "n",
            "--nc", "4", "-o", "demo/design.yaml"]
-TRAIN = ["train", "--cfg", "demo/design.yaml", "--epochs", "30", "--imgsz", "160", "--batch", "16",
+TRAIN = ["train", "--cfg", "demo/design.yaml", "--epochs", "60", "--imgsz", "256", "--batch", "16",
          "--project", "runs", "--name", "demo", "--cos-lr", "--seed", "0"]
 CHECKPOINT = os.path.join(HERE, "shapes-ghost-lite.pt")
 MAX_BYTES = 5 * 2**20

@@ -71,7 +71,7 @@ def test_int8_model_runs_is_smaller_and_keeps_the_tail_fp32(tmp_path):
 
 
 def test_int8_accuracy_is_measured_like_validation_and_layers_ranked(tmp_path):
-    loaded = load_any(DEMO)  # trained: GhostNet-lite on shapes, 160 px
+    loaded = load_any(DEMO)  # trained: GhostNet-lite on shapes, 256 px
     ds = val_set("shapes", loaded.imgsz, max_images=24)
     model = loaded.model.eval()
     with torch.inference_mode():
