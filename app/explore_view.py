@@ -110,5 +110,5 @@ def status_html(shown: int, front: int, tried: int, left_out: dict, imgsz: int, 
     more = (f"<details><summary>{sum(left_out.values())} of {tried} combinations make no model</summary>"
             f"<ul>{why}</ul></details>") if left_out else ""
     return (f'<div class="yld-note" id="explore-status">{shown} designs at {imgsz} px, {nc} classes, {front} on '
-            f'the Pareto front of params vs GFLOPs (counted in {seconds:.1f} s). Click a point or a row to load '
+            f'the Pareto front (most params for the GFLOPs) (counted in {seconds:.1f} s). Click a point or a row to load '
             f'it into the designer.{more}</div>')

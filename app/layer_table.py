@@ -64,7 +64,7 @@ th {position: sticky; top: 0; background: var(--yld-card, #f8fafc); color: var(-
     text-align: left; font-weight: 600;}
 td {color: var(--yld-text, #0f172a);}
 .num {text-align: right;}
-.wrap {white-space: normal; overflow-wrap: anywhere;}
+.wrap {white-space: normal; overflow-wrap: anywhere; min-width: 7.5em;}  /* narrow columns scroll, not squeeze */
 tbody tr {cursor: pointer;}
 tbody tr:hover, tbody tr:focus-visible {background: var(--yld-card, #f1f5f9); outline: none;}
 tbody tr.selected {background: rgba(217, 119, 6, 0.14); box-shadow: inset 3px 0 0 #d97706;}

@@ -1,10 +1,13 @@
 """explore: the design space, counted — every backbone x neck x head x scale of the catalogue composed,
 and each recipe applied to each stock preset, at one image size and class count — with its Pareto
-front on params vs GFLOPs (lower is better on both).
+front: the designs that give the most parameters (capacity, the proxy for accuracy that counting can
+give) for their GFLOPs, i.e. no other design has more parameters for no more GFLOPs. (Fewer of both is
+no trade-off: the smallest design alone would be that front.)
 
     explore(imgsz=640, nc=80, scope=Scope()) -> Explored(rows, skipped, tried, imgsz, nc)
     combinations(scope) -> [{kind, backbone, neck, head, scale} | {kind, preset, recipe, picks}]
-    pareto(rows) -> [bool]                       the front of these rows
+    pareto(rows, x, y) -> [bool]                 lower is better on both x and y
+    front(rows) -> [bool]                        most params for the GFLOPs: the front shown
     select(rows, backbone=, neck=, head=, kind=) -> the rows that match, `pareto` recomputed among them
 
 A row: name, kind ("composed" | "recipe"), backbone / neck / head / scale (a recipe row: its preset's
@@ -141,8 +144,8 @@ def _explored(imgsz: int, nc: int, scope: Scope) -> Explored:
             rows.append(row(combo, imgsz, nc))
         except SpecError as err:
             skipped[reason(err)] = skipped.get(reason(err), 0) + 1
-    for r, front in zip(rows, pareto(rows)):
-        r["pareto"] = front
+    for r, on in zip(rows, front(rows)):
+        r["pareto"] = on
     return Explored(rows, dict(sorted(skipped.items(), key=lambda kv: -kv[1])), len(todo), imgsz, nc)
 
 
@@ -172,11 +175,17 @@ def pareto(rows: list[dict], x: str = "params", y: str = "gflops") -> list[bool]
     return front
 
 
+def front(rows: list[dict]) -> list[bool]:
+    """For each row: does no other row have at least its parameters for at most its GFLOPs (one of them
+    strictly)? The designs that buy the most capacity per FLOP."""
+    return pareto([{"gflops": r["gflops"], "less_params": -r["params"]} for r in rows], "gflops", "less_params")
+
+
 def select(rows: list[dict], **filters) -> list[dict]:
     """The rows whose fields equal every given filter (None or "" = any; a family filter keeps only rows
     that have that family), as new dicts with `pareto` recomputed among them."""
     wanted = {k: v for k, v in filters.items() if v not in (None, "", "all")}
     kept = [dict(r) for r in rows if all(r.get(k) == v for k, v in wanted.items())]
-    for row, front in zip(kept, pareto(kept)):
-        row["pareto"] = front
+    for row, on in zip(kept, front(kept)):
+        row["pareto"] = on
     return kept

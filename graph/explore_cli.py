@@ -17,7 +17,7 @@ COLUMNS = ["name", "kind", "backbone", "neck", "head", "scale", "preset", "recip
 
 def add_explore_command(sub) -> None:
     c = sub.add_parser("explore", help="every backbone x neck x head x scale (and recipe x preset), counted, "
-                                       "with the Pareto front of params vs GFLOPs")
+                                       "with the Pareto front (most params for the GFLOPs)")
     c.add_argument("--imgsz", type=int, default=640, help="image size every design is counted at (default 640)")
     c.add_argument("--nc", type=int, default=80, help="classes (default 80)")
     for family in FAMILIES:
@@ -52,7 +52,7 @@ def text(rows: list[dict], done, seconds: float) -> str:
     rows = sorted(rows, key=lambda r: (r["params"], r["gflops"]))
     width = max([len(r["name"]) for r in rows] + [4])
     out = [f"{len(rows)} designs at {done.imgsz} px, {done.nc} classes ({done.tried} tried, "
-           f"{sum(done.skipped.values())} left out; {seconds} s); * = on the Pareto front of params vs GFLOPs", "",
+           f"{sum(done.skipped.values())} left out; {seconds} s); * = on the Pareto front (most params for the GFLOPs)", "",
            f"  {'name':<{width}}  {'kind':<8}  {'params':>12}  {'GFLOPs':>8}  {'layers':>6}"]
     for r in rows:
         out.append(f"{'*' if r['pareto'] else ' '} {r['name']:<{width}}  {r['kind']:<8}  {r['params']:>12,}  "

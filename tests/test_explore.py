@@ -92,7 +92,7 @@ def test_the_front_within_a_filter():
     done = explore(320, 5, SMALL)
     lite = select(done.rows, neck="lite-pan")
     assert lite and all(r["neck"] == "lite-pan" for r in lite)
-    pts = [(r["params"], r["gflops"]) for r in lite]
+    pts = [(r["gflops"], -r["params"]) for r in lite]  # the front shown: most parameters for the GFLOPs
     assert [r["pareto"] for r in lite] == [not any(dominated(p, q) for q in pts) for p in pts]
     assert sum(r["pareto"] for r in lite) >= sum(r["pareto"] for r in done.rows if r["neck"] == "lite-pan")
 
