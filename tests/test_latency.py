@@ -88,17 +88,6 @@ def test_torch_profile_times_every_layer():
     assert set(prof["layer_ms"]) == set(range(len(model.model))) and prof["other_ms"] == {}
 
 
-def test_openvino_profile_maps_every_node(tmp_path):
-    pytest.importorskip("openvino", reason="the openvino package is not installed here")
-    from engine.deploy.profile import openvino_profile
-
-    loaded = load_any("yolov8n", 64)
-    path = str(tmp_path / "m.onnx")
-    export_onnx(loaded, path, 64)
-    prof = openvino_profile(path, latency.random_image(loaded.model, 64), threads=1, runs=2)
-    assert prof["other_ms"] == {} and len(loaded.model.model) - 1 in prof["layer_ms"]
-
-
 def test_info_latency_json_keys(capsys):
     assert launch.main(["info", "yolov8n", "--imgsz", "64", "--latency", "--threads", "1", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
