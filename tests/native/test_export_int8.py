@@ -19,7 +19,7 @@ from engine.deploy.targets import DeployOptions, deploy
 from engine.loading import load_any, load_design
 from graph.templates import preset_path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, "demo", "shapes-ghost-lite.pt")
 
 

@@ -22,7 +22,7 @@ from graph.resolve import resolve
 from graph.spec import parse, parse_file
 from graph.templates import preset_path, presets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def design(name, imgsz=64):
