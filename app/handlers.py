@@ -31,7 +31,7 @@ from graph.source import Source, source
 
 DEFAULT_PRESET = "yolov8n"
 PIN_COLUMNS = ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB",
-               "latency_ms"]  # pin_row's keys
+               "latency ms"]  # pin_row's keys
 DOWNLOADS = "yld-files"  # the temp folder's sub-folder for files offered for download
 TABLE_HEADERS = ["#", "from", "n", "params", "module", "arguments", "output", "GFLOPs"]
 
@@ -218,7 +218,7 @@ def pin_row(result: dict, label: str, imgsz: int = 640, latency_ms: float | str 
     c = result["counts"]
     return {"name": label, "imgsz": int(imgsz), "classes": result["nc"], "params": c["params"], "GFLOPs": round(c["gflops"], 2),
             "fused params": c["fused_params"], "fused GFLOPs": round(c["fused_gflops"], 2),
-            "size MB": round(c["params"] * 4 / 2**20, 2), "latency_ms": latency_ms}
+            "size MB": round(c["params"] * 4 / 2**20, 2), "latency ms": latency_ms}
 
 
 def pins_csv(pins: list[dict]) -> str:

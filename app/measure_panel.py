@@ -141,7 +141,7 @@ def measure_html(out: dict, counts: dict) -> str:
 
 def latency_plot(pins: list[dict]) -> str:
     """Measured latency against GFLOPs, one named point per pin that carries a latency."""
-    points = [(p["name"], float(p["GFLOPs"]), float(p["latency_ms"])) for p in pins or [] if p.get("latency_ms")]
+    points = [(p["name"], float(p["GFLOPs"]), float(p["latency ms"])) for p in pins or [] if p.get("latency ms")]
     return scatter_chart(points, "latency vs GFLOPs (measured pins: Measure, then Pin)", "GFLOPs",
                          "latency (ms)", "latency-plot")
 

@@ -86,8 +86,9 @@ def test_compare_csv_quotes_and_neutralises_formulas():
              "size MB": 0.01} for i, n in enumerate(names)]
     with open(pins_csv(pins), newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB"]
-    assert len(rows) == 1 + len(names) and all(len(r) == 8 for r in rows)
+    assert rows[0] == ["name", "imgsz", "classes", "params", "GFLOPs", "fused params", "fused GFLOPs", "size MB",
+                       "latency ms"]
+    assert len(rows) == 1 + len(names) and all(len(r) == 9 for r in rows)
     got = [r[0] for r in rows[1:]]
     assert got[:2] == names[:2] and got[-1] == "plain"
     assert got[2:7] == ["'" + n for n in names[2:7]]

@@ -295,5 +295,6 @@ def test_builder_handles_yolov9e_branches_with_a_custom_block():
     with torch.no_grad():
         mine = run_layers(layers.eval(), save, x)
         want = ours(x)
+    # boxes are in pixels (up to 64 here): compare relative to their size
     assert torch.allclose(mine if torch.is_tensor(mine) else mine[0], want if torch.is_tensor(want) else want[0],
-                          atol=1e-5)
+                          rtol=1e-4, atol=1e-4)

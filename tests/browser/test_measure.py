@@ -21,5 +21,5 @@ def test_measure_then_pin(page, shot):
     page.get_by_text("Compare designs").click()
     page.locator("#pin").click()
     page.wait_for_function("() => document.querySelectorAll('#latency-plot g.pin').length === 1")
-    assert "latency_ms" in page.locator("#compare").inner_text()
+    assert "latency ms" in page.locator("#compare").inner_text()
     shot(page, "31-pinned-with-latency")
