@@ -38,3 +38,13 @@ def app_url():
     stop = serve_in_background("127.0.0.1", port)
     yield f"http://127.0.0.1:{port}/"
     stop()
+
+
+@pytest.fixture
+def quick_probe(monkeypatch, tmp_path):
+    """This machine's peak probe (engine/deploy/machine.py) short and cached in a scratch folder."""
+    from engine.deploy import machine
+
+    monkeypatch.setenv("YLD_CACHE", str(tmp_path))
+    monkeypatch.setattr(machine, "PROBE_S", 0.05)
+    monkeypatch.setattr(machine, "MATMUL_N", 128)

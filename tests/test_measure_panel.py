@@ -10,14 +10,10 @@ import pytest
 from app import design_tab as d
 from app import handlers as h
 from app import measure_panel as mp
-from engine.deploy import machine
 
 
 @pytest.fixture(autouse=True)
-def quick(monkeypatch, tmp_path):
-    monkeypatch.setenv("YLD_CACHE", str(tmp_path))
-    monkeypatch.setattr(machine, "PROBE_S", 0.05)
-    monkeypatch.setattr(machine, "MATMUL_N", 128)
+def quick(monkeypatch, quick_probe):
     monkeypatch.setattr(mp, "BUDGET_S", 0.3)
 
 
@@ -46,14 +42,14 @@ def test_measure_shows_the_result_and_keeps_it_in_the_state(state):
 
 def test_a_pin_carries_its_latency_only_when_measured(state):
     rows, plot, _, _, st = d.on_pin(state, 64)
-    col = h.PIN_COLUMNS.index("latency_ms")
+    col = h.PIN_COLUMNS.index("latency ms")
     assert rows[0][col] == "" and 'class="pin"' not in mp.on_pins(st)  # not measured: empty, not plotted
     _, st = mp.on_measure(64, "onnx", 1, st)
     assert mp.measured_ms(st, 64) == round(st["latency"]["median_ms"], 2)
     assert mp.measured_ms(st, 128) == ""  # another size: the measurement is not of that
     rows, plot, _, csv, st = d.on_pin(st, 64)
     assert rows[1][col] == round(st["latency"]["median_ms"], 2)
-    assert "latency_ms" in open(csv).read().splitlines()[0]
+    assert "latency ms" in open(csv).read().splitlines()[0]
     latency_plot = mp.on_pins(st)
     assert latency_plot.count('class="pin"') == 1 and "yolov8n (2)" in latency_plot
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import launch
-from engine.deploy import latency, machine, measure
+from engine.deploy import latency, measure
 from engine.deploy.export import deploy_model, export_onnx
 from engine.deploy.profile import layer_of_name, node_layers, onnx_profile, parse_ort_profile, torch_profile
 from engine.loading import load_any
@@ -20,11 +20,8 @@ CASES = [(p, True) for p in PRESETS] + [("yolov8n", False), ("yolov5-mobilenetv3
 
 
 @pytest.fixture(autouse=True)
-def quick(monkeypatch, tmp_path):
+def quick(monkeypatch, quick_probe):
     """Short budgets, and this machine's probe cached in a scratch folder."""
-    monkeypatch.setenv("YLD_CACHE", str(tmp_path))
-    monkeypatch.setattr(machine, "PROBE_S", 0.05)
-    monkeypatch.setattr(machine, "MATMUL_N", 128)
     monkeypatch.setattr(measure, "CLI_BUDGET_S", 0.3)
 
 
