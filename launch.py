@@ -45,6 +45,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-size", dest="max_file_size", default="200M", help="largest upload (default 200M)")
     p.add_argument("--cache-hours", dest="cache_hours", type=float, default=6.0,
                    help="temp files (uploads, downloads, exports of ended sessions) are kept this long (default 6)")
+    p.add_argument("--no-prewarm", dest="no_prewarm", action="store_true",
+                   help="do not count the design space into the disk cache in the background at start (app/prewarm.py)")
     p.add_argument("--data-root", dest="data_root", action="append", default=[], metavar="DIR",
                    help="a folder the Train tab's 'data.yaml on the server' may read from; repeatable "
                    "(default: anywhere for a loopback server, nowhere otherwise)")

@@ -5,7 +5,7 @@ import gc
 
 import gradio as gr
 
-from . import janitor, settings
+from . import janitor, prewarm, settings
 from .api import register_api
 from .design_tab import build_design_tab
 from .explore_tab import build_explore_tab
@@ -62,6 +62,7 @@ def serve(**options) -> None:
 
     s = settings.configure(**options)
     app = create_app()
+    prewarm.start()  # the design space into the disk cache, in a nice-19 process (app/prewarm.py)
     gc.freeze()  # the long-lived objects of torch and gradio leave the collector's rounds
     print(f"YOLO Lite Designer on {address(s)}")
     if s.token:

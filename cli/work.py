@@ -125,5 +125,7 @@ def cmd_serve(a) -> int:
         return 2
     from app.main import serve
 
+    if getattr(a, "no_prewarm", False):
+        os.environ["YLD_PREWARM"] = "off"
     serve(**opts)
     return 0
