@@ -4,7 +4,8 @@
 A legend on top says how to read the picture. Under it three columns — backbone, neck, head — each
 a titled group; layers top to bottom in order. A node shows index, block, repeats, output channels,
 stride and size; its fill deepens with its share of the model's FLOPs (and a bar under the text
-gives the share exactly); the P3 / P4 / P5 maps the head reads carry an orange tap badge, the
+gives the share exactly; once the design is measured, an amber bar above it gives the layer's share of
+the measured time, so the layers whose time exceeds their FLOPs stand out); the P3 / P4 / P5 maps the head reads carry an orange tap badge, the
 backbone maps the neck reads a grey one. Edges between consecutive layers are short verticals;
 skips within a column are dashed curves beside it (left of the backbone, right of the neck, away
 from the reads across columns, which are curves from side to side).
@@ -34,6 +35,7 @@ NODE_W, NODE_H, ROW, COL_GAP, PAD, HEADER = 210, 38, 50, 90, 16, 34
 SECTIONS = (("backbone", "Backbone"), ("neck", "Neck"), ("head", "Head"))
 TINT = {"backbone": (37, 99, 235), "neck": (5, 150, 105), "head": (217, 70, 35)}
 TAP_HEAD, TAP_NECK = "#f59e0b", "#cbd5e1"  # badge colours: maps the head reads / the neck reads
+TIME = "#d97706"  # the measured-time bar
 SELECTED = "#d97706"
 LEGEND_ROW, LEGEND_FONT = 20, 11
 STYLE = ("<style>"
@@ -82,9 +84,13 @@ def _badge(x: float, y: float, label: str, colour: str) -> str:
             f'fill="#111827">{label}</text></g>')
 
 
-def _legend_icons(tint: tuple[int, int, int]) -> list[tuple[str, float, str]]:
-    """(icon drawn at the origin, icon width, text) for each legend entry."""
+def _legend_icons(tint: tuple[int, int, int], timed: bool = False) -> list[tuple[str, float, str]]:
+    """(icon drawn at the origin, icon width, text) for each legend entry; `timed`: with the time bar's."""
     r, g, b = tint
+    time_bar = [('<rect class="paper outline" x="0" y="-6" width="30" height="12" rx="3" fill="#fff" '
+                 'stroke="#334155" stroke-width="0.6"/>'
+                 f'<rect x="1" y="-1" width="24" height="3" fill="{TIME}"/>', 30,
+                 "amber bar: its share of the measured time")] if timed else []
     swatches = "".join(f'<rect x="{i * 13}" y="-9" width="12" height="12" rx="3" '
                        f'fill="rgba({r},{g},{b},{a})" class="outline" stroke="#334155" stroke-width="0.6"/>'
                        for i, a in enumerate((0.08, 0.39, 0.70)))
@@ -94,6 +100,7 @@ def _legend_icons(tint: tuple[int, int, int]) -> list[tuple[str, float, str]]:
          'stroke-width="0.6"/>'
          '<rect class="share" x="1" y="3" width="18" height="3" fill="#0f172a" opacity="0.55"/>', 30,
          "bar under a node: its exact FLOP share"),
+        *time_bar,
         ('<path class="edge" d="M0,-3 L26,-3" stroke="#64748b" stroke-width="1.3" marker-end="url(#arrow)"/>', 30,
          "data flow"),
         ('<path class="edge" d="M0,-3 L26,-3" stroke="#64748b" stroke-width="1.3" stroke-dasharray="4 3" '
@@ -103,11 +110,11 @@ def _legend_icons(tint: tuple[int, int, int]) -> list[tuple[str, float, str]]:
     ]
 
 
-def _legend(width: float, tint) -> tuple[str, float]:
+def _legend(width: float, tint, timed: bool = False) -> tuple[str, float]:
     """The legend, flowed into rows that fit `width`; returns (svg, height)."""
     left = PAD + COL_GAP // 2 - 14  # level with the columns' left edge
     parts, x, row = [], left, 0
-    for icon, icon_w, text in _legend_icons(tint):
+    for icon, icon_w, text in _legend_icons(tint, timed):
         item_w = icon_w + 6 + _text_w(text) + 18
         if x + item_w > width - left and x > left:
             x, row = left, row + 1
@@ -158,8 +165,9 @@ def _edges(graph: LayerGraph, pos: dict) -> str:
     return "".join(out)
 
 
-def _cards(graph: LayerGraph, counts: Counts, total: float) -> dict[int, str]:
+def _cards(graph: LayerGraph, counts: Counts, total: float, layer_ms: dict[int, float]) -> dict[int, str]:
     """The hover card of every node: lines separated by newlines."""
+    timed = sum(layer_ms.values()) or 1.0
     fields = receptive_fields(graph)
     cards = {}
     for node, row in zip(graph.layers, counts.per_layer):
@@ -169,6 +177,9 @@ def _cards(graph: LayerGraph, counts: Counts, total: float) -> dict[int, str]:
         lines = [f"{node.index} {node.module}{rep} · {node.section}", f"reads: {reads}",
                  f"args: [{_args(row['args'])}]", f"params: {row['params']:,}",
                  f"GFLOPs: {row['gflops']:.3f} ({share:.1%} of the model)"]
+        if layer_ms:
+            ms = layer_ms.get(node.index, 0.0)
+            lines.append(f"measured: {ms:.2f} ms ({ms / timed:.1%} of the time)")
         if node.c_out:
             lines.append(f"output: {'×'.join(map(str, node.shape))}, stride {node.stride}")
             lines.append(f"receptive field: {fields[node.index].rf:,} px")
@@ -182,10 +193,14 @@ def _cards(graph: LayerGraph, counts: Counts, total: float) -> dict[int, str]:
     return cards
 
 
-def render_svg(graph: LayerGraph, counts: Counts) -> str:
+def render_svg(graph: LayerGraph, counts: Counts, layer_ms: dict[int, float] | None = None) -> str:
+    """The picture; `layer_ms`: measured milliseconds per layer index (the Measure profile), drawn as a
+    time-share bar on each node beside its FLOP-share bar."""
+    layer_ms = {int(k): float(v) for k, v in (layer_ms or {}).items()}
+    timed = sum(layer_ms.values())
     cols = [s for s, _ in SECTIONS if any(n.section == s for n in graph.layers)]
     width = PAD * 2 + len(cols) * (NODE_W + COL_GAP)
-    legend, legend_h = _legend(width, TINT[cols[0]])
+    legend, legend_h = _legend(width, TINT[cols[0]], bool(timed))
     top = PAD + legend_h
     pos, rows = _layout(graph, cols, top)
     # backbone maps the neck reads: labelled by level, like the P3 / P4 / P5 the head reads
@@ -194,7 +209,7 @@ def render_svg(graph: LayerGraph, counts: Counts) -> str:
               if s >= 0 and graph.layers[s].section == "backbone" and graph.layers[s].stride}
     height = top + PAD + HEADER + max(rows.values()) * ROW
     total = sum(r["gflops"] for r in counts.per_layer) or 1.0
-    cards = _cards(graph, counts, total)
+    cards = _cards(graph, counts, total, layer_ms)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="yld-graph" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" style="--yld-w:{width}px;max-width:100%;height:auto" '
            f'font-family="ui-sans-serif, system-ui, sans-serif" role="group" '
@@ -233,6 +248,10 @@ def render_svg(graph: LayerGraph, counts: Counts) -> str:
                    f'<text class="tx2" x="{x + 8}" y="{y + 29}" font-size="10.5" fill="#334155">{escape(line2)}</text>'
                    f'<rect class="share" x="{x + 1}" y="{y + NODE_H - 4}" '
                    f'width="{max(1.0, (NODE_W - 2) * share):.1f}" height="3" fill="#0f172a" opacity="0.55"/>')
+        if timed:
+            part = layer_ms.get(node.index, 0.0) / timed
+            out.append(f'<rect class="time" x="{x + 1}" y="{y + NODE_H - 7}" width="{max(1.0, (NODE_W - 2) * part):.1f}" '
+                       f'height="2.5" fill="{TIME}"/>')
         tap = node.tap or levels.get(node.index)
         if tap:
             out.append(_badge(x + NODE_W - 34, y - 7, tap, TAP_HEAD if node.tap else TAP_NECK))

@@ -141,3 +141,21 @@ def test_graph_component_is_an_html_with_click_hover_and_zoom_script(v8n):
         assert hook in JS
     for zoom in ('data-zoom="in"', 'data-zoom="out"', 'data-zoom="fit"', 'class="yld-graph-card"'):
         assert zoom in TEMPLATE
+
+
+def test_a_measured_design_gets_a_time_bar_per_node_sized_by_its_share(v8n):
+    graph, plain = v8n
+    assert 'class="time"' not in plain and "measured time" not in plain  # not measured: no time bar
+    ms = {node.index: 1.0 for node in graph.layers}
+    ms[graph.head.index] = 10.0  # the head took a third of the time
+    svg = render_svg(graph, count(graph), ms)
+    total = sum(ms.values())
+    legend = ET.fromstring(svg).find(".//s:g[@class='legend']", NS)
+    assert "share of the measured time" in " ".join(t.text for t in legend.iter(f"{{{NS['s']}}}text"))
+    for g in nodes_of(svg):
+        index = int(g.get("data-index"))
+        bars = [r for r in g.iter(f"{{{NS['s']}}}rect") if r.get("class") == "time"]
+        assert len(bars) == 1
+        width = float(bars[0].get("width"))
+        assert width == pytest.approx(max(1.0, 208 * ms[index] / total), abs=0.06)
+        assert f"measured: {ms[index]:.2f} ms ({ms[index] / total:.1%} of the time)" in g.get("data-card")
