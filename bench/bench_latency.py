@@ -1,5 +1,6 @@
 """Benchmark: a design's deploy form measured the way `launch.py info --latency` and the page's Measure
-button measure it (engine/deploy/measure.py) — median, p10, p90 and their runs, the threads, the
+button measure it (engine/deploy/measure.py; its timing loop, engine/deploy/latency.time_runner, is also the
+one `launch.py export` times every target with) — median, p10, p90 and their runs, the threads, the
 per-layer profile's sum against the measured median (the goal: within 10%) and against its own runs,
 nodes of no layer, and the roofline estimate of this machine next to the measured median.
 

@@ -1,9 +1,15 @@
-"""Writes BENCHMARKS.md from the JSON results in bench/results/ (run after the benchmarks)."""
+"""Writes BENCHMARKS.md from the JSON results in bench/results/ (run after the benchmarks):
+`python bench/summary.py`. One section per results file; the deploy section lives in summary_deploy.py."""
 from __future__ import annotations
 
 import json
-import statistics
 import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from summary_deploy import deploy_section, pick  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -228,7 +234,8 @@ def before_section(d: dict | None) -> list[str]:
             "|---|---:|---:|---:|---:|---:|---:|", *rows, ""]
 
 
-def main() -> None:
+def render() -> str:
+    """BENCHMARKS.md's text from the results in RESULTS."""
     parts = ["# Benchmarks", "",
              "Numbers from `bench/` on this project's 2-core machine (shared and noisy: compare figures from one "
              "run only). Each script writes JSON to `bench/results/`; `python bench/summary.py` rewrites this page.", ""]
@@ -238,8 +245,16 @@ def main() -> None:
         d = load(name)
         if d:
             parts += section(d)
+        if name == "inference.json":
+            deploy_name, deploy = pick(load)
+            if deploy:
+                parts += deploy_section(deploy, deploy_name, os.path.join(RESULTS, deploy_name))
+    return "\n".join(parts)
+
+
+def main() -> None:
     with open(os.path.join(os.path.dirname(HERE), "BENCHMARKS.md"), "w") as fh:
-        fh.write("\n".join(parts))
+        fh.write(render())
 
 
 if __name__ == "__main__":

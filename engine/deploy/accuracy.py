@@ -1,18 +1,17 @@
-"""Accuracy and speed of an exported model on this machine, measured the same way for every runtime:
+"""Accuracy of an exported model on this machine, measured the same way for every runtime:
 a runtime is a plain function `run(x: (1, 3, S, S) float32) -> head output (numpy)`.
 
 - `evaluate`: COCO mAP50 / mAP50-95 on a dataset's val split, exactly as training validates
   (engine/train/trainer.Trainer.validate): the val images letterboxed by YoloDataset (the one letterbox
   of engine/images), the head's decode with the validation thresholds (conf 0.001, IoU 0.6), boxes
   compared in the letterboxed frame, engine/train/metrics.DetectionMetrics (pycocotools).
-- `time_runs`: median and p90 (nearest rank) in ms of `runs` calls on one input after `warmup` calls.
 - `ort_runner`: an onnxruntime CPU session as such a function, with its thread count.
+
+Latency is not timed here: every timing goes through engine/deploy/latency.time_runner.
 """
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -44,24 +43,6 @@ def ort_runner(path: str, threads: int | None = None):
     def run(x: np.ndarray) -> np.ndarray:
         return sess.run(None, {name: x})[0]
     return run, sess
-
-
-def p90(times: list[float]) -> float:
-    s = sorted(times)
-    return s[min(len(s) - 1, max(0, -(-9 * len(s) // 10) - 1))]
-
-
-def time_runs(run, x: np.ndarray, runs: int = 20, warmup: int = 3) -> dict:
-    """{"median_ms", "p90_ms", "runs", "warmup"} of `run(x)`, warm-up calls excluded."""
-    for _ in range(max(0, warmup)):
-        run(x)
-    times = []
-    for _ in range(max(1, runs)):
-        t0 = time.perf_counter()
-        run(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"median_ms": round(statistics.median(times), 2), "p90_ms": round(p90(times), 2), "runs": len(times),
-            "warmup": warmup}
 
 
 def val_set(data: str, imgsz: int, max_images: int | None = None) -> YoloDataset:

@@ -1,10 +1,13 @@
-"""Latency of a model's deploy form on this machine: the timing loop and the backends it times.
+"""Latency of a model's deploy form on this machine: the one timing loop and the backends it times.
 
 The loop (`time_runs`): warm-up runs first (at least WARMUP_RUNS and WARMUP_S seconds; not counted),
 then runs until the median is known tightly — its 95% confidence interval (distribution-free: the
 order statistics n/2 -+ 1.96 sqrt(n)/2 of the sorted times) within CI_TARGET of the median — or the
-time budget is spent; at least MIN_RUNS either way. It reports median, p10, p90, that interval, the
-runs and the threads.
+time budget is spent or `max_runs` are done; at least MIN_RUNS either way. `summarize` turns the times
+into the statistics reported: median, p10, p90 (linear interpolation) and that interval.
+`time_runner` times a runner on one input with its thread count stated; it is what both the Design
+tab's Measure / `info --latency` (measure_runner, measure.py) and every row of `launch.py export`
+(targets.py) call, so the same file on the same backend is reported the same way by either.
 
 Backends, one row each in BACKENDS (a name -> how to open a runner): `onnx` (onnxruntime's CPU
 provider on the exported ONNX), `openvino` (the same ONNX read by OpenVINO's CPU plugin, when the
@@ -61,6 +64,13 @@ def percentile(times: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(times), q))
 
 
+def summarize(times: list[float]) -> dict:
+    """The statistics of a list of run times (ms) every timing reports: median, p10, p90 and the
+    median's 95% interval, to the microsecond."""
+    return {"median_ms": round(statistics.median(times), 3), "p10_ms": round(percentile(times, 10), 3),
+            "p90_ms": round(percentile(times, 90), 3), "ci_ms": [round(v, 3) for v in median_ci(times)]}
+
+
 def _stable(times: list[float], min_runs: int) -> bool:
     """Enough runs, and the median's 95% interval within CI_TARGET of it."""
     med = statistics.median(times)
@@ -84,9 +94,15 @@ def time_runs(run, budget_s: float = 10.0, min_runs: int = MIN_RUNS, max_runs: i
         times.append((time.perf_counter() - t0) * 1e3)
         if len(times) >= min_runs and (_stable(times, min_runs) or time.perf_counter() - begin >= budget_s):
             break
-    return {"median_ms": statistics.median(times), "p10_ms": percentile(times, 10), "p90_ms": percentile(times, 90),
-            "ci_ms": list(median_ci(times)), "runs": len(times), "warmup_runs": warm,
-            "stable": _stable(times, min_runs)}
+    return {**summarize(times), "runs": len(times), "warmup_runs": warm, "stable": _stable(times, min_runs)}
+
+
+def time_runner(runner, x: np.ndarray, threads: int, budget_s: float = 10.0, max_runs: int = MAX_RUNS) -> dict:
+    """`time_runs` of `runner(x)` (a runner opened on `threads` threads; torch's count is set for the
+    loop too), the thread count stated in the result."""
+    with torch_threads(threads):
+        timing = time_runs(lambda: runner(x), budget_s, min(MIN_RUNS, max_runs), max_runs)
+    return {**timing, "threads": threads}
 
 
 # ---------------------------------------------------------------- backends
@@ -187,5 +203,4 @@ def measure_runner(name: str, onnx_path: str | None, model, imgsz: int, threads:
     x = random_image(model, imgsz)
     with torch_threads(threads):
         runner = opener(onnx_path, model, threads)
-        timing = time_runs(lambda: runner(x), budget_s)
-    return {"backend": name, "backend_label": label, "threads": threads, "imgsz": imgsz, **timing}
+    return {"backend": name, "backend_label": label, "imgsz": imgsz, **time_runner(runner, x, threads, budget_s)}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMATS = ("onnx", "openvino")
+FORMATS = ("onnx", "openvino", "ncnn")
+NEEDS = {"ncnn": ("pnnx", "ncnn")}  # optional packages a format needs (pip names = import names)
 DEFAULT_CALIB = 64  # calibration images
 
 
@@ -27,8 +28,8 @@ class DeployOptions:
     @staticmethod
     def add_arguments(parser) -> None:
         """`launch.py export`'s flags for these options (argparse), next to what they mean."""
-        parser.add_argument("--format", default="onnx", help="onnx (default) | openvino: also the OpenVINO IR, "
-                            "checked against onnxruntime")
+        parser.add_argument("--format", default="onnx", help="onnx (default) | openvino: also the OpenVINO IR | "
+                            "ncnn: also the ncnn .param/.bin (pnnx); each checked against onnxruntime")
         parser.add_argument("--int8", action="store_true", help="also a static INT8 model (QDQ, per-channel), "
                             "calibrated on --data; size, latency and (for a checkpoint) mAP of both reported")
         parser.add_argument("--data", default="shapes", help="images to calibrate on (train split) and measure "
@@ -45,11 +46,20 @@ class DeployOptions:
     def problem(self) -> str:
         """'' when the options are usable, else one line saying which is not."""
         fmt = str(self.format).lower()
+        absent = missing_packages(fmt)
         checks = [(fmt in FORMATS, f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}"),
                   (1 <= int(self.calib) <= 10000, f"--calib must be 1..10000 images, not {self.calib}"),
                   (1 <= int(self.runs) <= 1000, f"the number of timed runs must be 1..1000, not {self.runs}"),
                   (self.threads is None or 1 <= int(self.threads) <= 256,
                    f"--threads must be 1..256, not {self.threads}"),
                   (self.val_images is None or int(self.val_images) >= 1, "the val image count must be at least 1"),
-                  (bool(str(self.data or "").strip()), "--data must name a data.yaml or 'shapes'")]
+                  (bool(str(self.data or "").strip()), "--data must name a data.yaml or 'shapes'"),
+                  (not absent, f"--format {fmt} needs {' and '.join(absent)}: pip install {' '.join(absent)}")]
         return next((why for ok, why in checks if not ok), "")
+
+
+def missing_packages(fmt: str) -> list[str]:
+    """The packages `fmt` needs that are not installed (looked up, not imported)."""
+    import importlib.util
+
+    return [p for p in NEEDS.get(fmt, ()) if importlib.util.find_spec(p) is None]

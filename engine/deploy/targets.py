@@ -1,13 +1,15 @@
 """One export, every target: the clean fp32 ONNX (export.py), and on request its INT8 form
 (quantize.py, calibrated on a dataset through calib.py) and the OpenVINO IR of each (openvino_ir.py);
-then, on this machine, each target's size, latency (median / p90 of the same number of runs after a
-warm-up, thread count stated) and, for a trained model, its mAP50 / mAP50-95 on the val split
-(accuracy.py). The CLI (`launch.py export --int8 --format openvino`) and the Export tab both call
-`deploy` and show its report.
+then, on this machine, each target's size, latency (latency.time_runner, the loop the Design tab's
+Measure uses: warm-up excluded, then runs until the median is stable, TIMING_BUDGET_S is spent or
+`opts.runs` are done; median / p10 / p90 / the median's 95% interval, thread count stated) and, for a
+trained model, its mAP50 / mAP50-95 on the val split (accuracy.py). The CLI (`launch.py export --int8
+--format openvino`) and the Export tab both call `deploy` and show its report.
 
 Files beside OUT.onnx: OUT-int8.onnx; OUT_openvino_model/ and OUT-int8_openvino_model/ (.xml, .bin,
-metadata.yaml). When int8 costs more than `MAX_MAP50_LOSS` of mAP50, each yaml layer is quantised
-alone and the layers that cost most are named (quantize.layer_sensitivity).
+metadata.yaml); OUT_ncnn_model/ (model.ncnn.param, .bin, metadata.yaml: ncnn_target.py). When int8
+costs more than `MAX_MAP50_LOSS` of mAP50, each yaml layer is quantised alone and the layers that
+cost most are named (quantize.layer_sensitivity).
 """
 from __future__ import annotations
 
@@ -21,13 +23,15 @@ import onnx
 from ..checkpoint import Loaded
 from ..data.config import load_data_config
 from ..heads import head_kind
-from .accuracy import evaluate, ort_runner, threads_default, time_runs, val_set
+from .accuracy import evaluate, ort_runner, threads_default, val_set
 from .calib import ImageReader, calibration_paths
 from .export import ExportError, ExportResult, export_onnx
+from .latency import CI_TARGET, ort_session, random_image, time_runner
 from .metadata import build_metadata, write_onnx_metadata
 from .options import DeployOptions
 
 MAX_MAP50_LOSS = 0.01  # one point of mAP50
+TIMING_BUDGET_S = 4.0  # per target, as long as one Measure click in the Design tab
 
 
 @dataclass
@@ -48,22 +52,29 @@ class DeployReport:
         return d
 
     def table(self) -> str:
-        rows = [f"{'target':<24}{'size MB':>9}{'median ms':>11}{'p90 ms':>9}{'mAP50':>8}{'mAP50-95':>10}  check"]
+        rows = [f"{'target':<24}{'size MB':>9}{'median ms':>11}{'p10 ms':>9}{'p90 ms':>9}{'mAP50':>8}{'mAP50-95':>10}"
+                "  check"]
         for t in self.targets:
             def num(k, f):
                 return format(t[k], f) if t.get(k) is not None else "-"
             rows.append(f"{t['label']:<24}{t['bytes'] / 2**20:>9.2f}{num('median_ms', '.1f'):>11}"
-                        f"{num('p90_ms', '.1f'):>9}{num('mAP50', '.3f'):>8}{num('mAP50-95', '.3f'):>10}  {t['check']}")
+                        f"{num('p10_ms', '.1f'):>9}{num('p90_ms', '.1f'):>9}{num('mAP50', '.3f'):>8}"
+                        f"{num('mAP50-95', '.3f'):>10}  {t['check']}")
         return "\n".join(rows)
 
     def details(self) -> list[str]:
         """What the table does not say: how it was timed, calibrated, scored; the int8 verdict."""
         lines = []
-        timed = next((t for t in self.targets if t.get("runs")), None)
+        timed = [t for t in self.targets if t.get("runs")]
         if timed:
-            lines.append(f"latency: forward only, batch 1, {self.onnx.imgsz}x{self.onnx.imgsz}, median / p90 of "
-                         f"{timed['runs']} runs after {timed['warmup']} warm-up, {self.threads} thread(s), "
-                         "this machine")
+            runs = sorted({t["runs"] for t in timed})
+            unstable = [t["label"] for t in timed if not t["stable"]]
+            lines.append(f"latency: forward only, batch 1, {self.onnx.imgsz}x{self.onnx.imgsz}, {self.threads} "
+                         f"thread(s), this machine; median / p10 / p90 of {runs[0]}"
+                         f"{'' if len(runs) == 1 else f'-{runs[-1]}'} runs after a warm-up, each target timed "
+                         f"until its median's 95% interval is within +-{100 * CI_TARGET:g}%"
+                         + (f" (not reached in the budget or the runs allowed: {', '.join(unstable)})"
+                            if unstable else ""))
         if self.calibration:
             c = self.calibration
             lines.append(f"int8: {c['images']} calibration images ({c['data']}, {c['split']} split); QDQ, "
@@ -84,9 +95,9 @@ class DeployReport:
 
 
 def _row(fmt: str, precision: str, path: str, nbytes: int, check: str) -> dict:
-    label = {"onnx": "ONNX", "openvino": "OpenVINO"}[fmt] + f" {precision}"
+    label = {"onnx": "ONNX", "openvino": "OpenVINO", "ncnn": "NCNN"}[fmt] + f" {precision}"
     return {"format": fmt, "precision": precision, "label": label, "path": path, "bytes": int(nbytes),
-            "check": check, "median_ms": None, "p90_ms": None, "mAP50": None, "mAP50-95": None}
+            "check": check, "median_ms": None, "p10_ms": None, "p90_ms": None, "mAP50": None, "mAP50-95": None}
 
 
 class _Runners:
@@ -102,8 +113,10 @@ class _Runners:
                 from .openvino_ir import compile_runner
 
                 self._made[path] = compile_runner(path, self.threads)
-            else:
-                self._made[path] = ort_runner(path, self.threads)[0]
+            else:  # the session Measure times (latency.ort_session): same options, same numbers
+                session = ort_session(path, self.threads)
+                name = session.get_inputs()[0].name
+                self._made[path] = lambda x, s=session, n=name: s.run(None, {n: x})[0]
         return self._made[path]
 
     def put(self, path: str, run) -> None:
@@ -199,11 +212,20 @@ def deploy(loaded: Loaded, out: str, imgsz: int | None = None, dynamic: bool = F
             say("OpenVINO: writing and checking the IR ...")
             report.targets += [_openvino(r, meta, kind.compare, res.checked_sizes, runners)
                                for r in list(report.targets)]
+        if fmt == "ncnn":  # fp32 only: ncnn quantises with its own tools, not from QDQ (ncnn_target.py)
+            from .ncnn_target import export_ncnn
+
+            say("NCNN: converting with pnnx and checking against onnxruntime ...")
+            nc = export_ncnn(res.path, meta, kind.compare, res.checked_sizes, runners(report.targets[0]), threads,
+                             dynamic)
+            runners.put(nc["path"], nc["run"])
+            report.targets.append(_row("ncnn", "fp32", nc["path"], nc["bytes"], nc["check"]))
         if measure:
-            say(f"timing {len(report.targets)} target(s), {opts.runs} runs each ...")
-            x = np.random.default_rng(0).random((1, 3, res.imgsz, res.imgsz), dtype=np.float32)
+            say(f"timing {len(report.targets)} target(s), up to {opts.runs} runs or {TIMING_BUDGET_S:g} s each ...")
+            x = random_image(model, res.imgsz)
             for t in report.targets:
-                t.update(time_runs(runners(t), x, opts.runs))
+                t.update(time_runner(runners(t), x, threads, TIMING_BUDGET_S, int(opts.runs)))
+                t["warmup"] = t["warmup_runs"]  # the key rows had before the loop was shared
         if evaluate_:
             _accuracy(report, loaded, opts, kind, runners, reader, cache, say)
     return report
