@@ -29,7 +29,7 @@ from cli.work import cmd_export, cmd_predict, cmd_serve, cmd_train, server_optio
 def parser() -> argparse.ArgumentParser:
     from engine.deploy.measure import add_latency_arguments  # info's --latency / --backend / --threads
     from engine.deploy.options import DeployOptions  # export's --format / --int8 / --data / --calib / --threads
-    from graph.explore_cli import add_explore_command  # explore's options and output
+    from cli.explore import add_explore_command  # explore's options and output (+ latency where measured)
     p = argparse.ArgumentParser(prog="launch.py", description="YOLO Lite Designer")
     p.add_argument("--host", default="127.0.0.1", help="address to serve the app on (default 127.0.0.1); any other "
                    "than loopback requires the access token printed at start")

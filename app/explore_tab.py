@@ -3,6 +3,10 @@ each recipe on each preset) counted at the Design tab's image size and classes, 
 vs GFLOPs with the Pareto front drawn, and as a table; filters by backbone, neck, head and kind (the
 front recomputed among the designs shown); a click on a point or a row loads that design into the
 Design tab (its pickers for a composition, the preset + recipe's yaml for a recipe row) and opens it.
+Designs measured on this machine at that image size (engine/deploy/latency_store.py: the Design tab's
+Measure, `launch.py info --latency`, `explore --measure-front`) are ringed, carry their newest latency
+in the table, and appear on a second scatter, latency vs GFLOPs; the records are read again at every
+Explore and filter change. "Measure the front" (app/explore_measure.py) times the front shown.
 
 Functions first (plain data in and out), then the layout, then the wiring. The explored rows live in
 the tab's own gr.State; the pickers, fields and outputs it drives are the Design tab's (`parts`, filled
@@ -13,6 +17,7 @@ import time
 
 import gradio as gr
 
+from engine.deploy.latency_store import with_latency
 from graph.errors import SpecError
 from graph.explore import FAMILIES, explore, select
 from graph.recipes import recipe
@@ -20,7 +25,8 @@ from graph.source import Source, source
 from graph.templates import fragments
 
 from . import handlers as h
-from .explore_view import scatter_svg, status_html, table_html
+from .explore_measure import build_measure_front
+from .explore_view import latency_svg, scatter_svg, status_html, table_html
 from .views import error_html
 
 ALL = "all"
@@ -57,25 +63,28 @@ def _filters(b, n, hd, kind) -> dict:
     return {"backbone": b, "neck": n, "head": hd, "kind": None if kind in (None, ALL) else kind}
 
 
-def view(ex: dict | None, b=ALL, n=ALL, hd=ALL, kind=ALL) -> tuple[str, str, str]:
-    """(status, scatter, table) of the explored rows that pass the filters, the front among them."""
+def view(ex: dict | None, b=ALL, n=ALL, hd=ALL, kind=ALL) -> tuple[str, str, str, str]:
+    """(status, scatter, latency scatter, table) of the explored rows that pass the filters, the front among
+    them, each with the newest latency measured on this machine at the explored size (or None)."""
     if not ex:
-        return "", scatter_svg([], {}, "params vs GFLOPs"), table_html([], {})
+        return "", scatter_svg([], {}, "params vs GFLOPs"), latency_svg([], {}, 640), table_html([], {})
     index = {r["name"]: i for i, r in enumerate(ex["rows"])}
-    rows = select(ex["rows"], **_filters(b, n, hd, kind))
+    rows = with_latency(select(ex["rows"], **_filters(b, n, hd, kind)), ex["imgsz"])
     front = sum(r["pareto"] for r in rows)
-    title = f"params vs GFLOPs at {ex['imgsz']} px — {len(rows)} designs, {front} on the front"
+    measured = sum(r["latency"] is not None for r in rows)
+    title = f"params vs GFLOPs at {ex['imgsz']} px — {len(rows)} designs, {front} on the front, {measured} measured"
     return (status_html(len(rows), front, ex["tried"], ex["skipped"], ex["imgsz"], ex["nc"], ex["seconds"]),
-            scatter_svg(rows, index, title), table_html(rows, index))
+            scatter_svg(rows, index, title), latency_svg(rows, index, ex["imgsz"]), table_html(rows, index))
 
 
 def on_explore(size, k, b, n, hd, kind):
-    """Explore at the Design tab's image size and classes; (status, scatter, table, the tab's state)."""
+    """Explore at the Design tab's image size and classes; (status, scatter, latency scatter, table, the
+    tab's state)."""
     t0 = time.perf_counter()
     try:
         done = explore(int(size or 640), int(k or 80))
     except (SpecError, ValueError, TypeError) as err:
-        return (error_html(f"cannot explore: {err}"), gr.skip(), gr.skip(), gr.skip())
+        return (error_html(f"cannot explore: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip())
     ex = {"imgsz": done.imgsz, "nc": done.nc, "tried": done.tried, "skipped": done.skipped, "rows": done.rows,
           "seconds": round(time.perf_counter() - t0, 2)}
     return (*view(ex, b, n, hd, kind), ex)
@@ -138,14 +147,19 @@ def build_explore_tab(parts: dict) -> None:
                 "the Design tab's image size and classes. The first time takes a while (each new layer is built "
                 "once); then seconds.")
     status = gr.HTML("", elem_id="explore-status-box")
-    plot = gr.HTML(view(None)[1], js_on_load=JS, elem_id="explore-plot")
-    table = gr.HTML(view(None)[2], js_on_load=JS, css_template=TABLE_CSS, elem_id="explore-table")
-    common = dict(show_progress="minimal", api_visibility="private")
+    empty = view(None)
+    plot = gr.HTML(empty[1], js_on_load=JS, elem_id="explore-plot")
+    latency = gr.HTML(empty[2], js_on_load=JS, elem_id="explore-latency-plot")
+    table = gr.HTML(empty[3], js_on_load=JS, css_template=TABLE_CSS, elem_id="explore-table", render=False)
     filters = [*pickers, kind]
-    run.click(on_explore, [parts["imgsz"], parts["nc"], *filters], [status, plot, table, ex], **common)
+    build_measure_front(ex, filters, [plot, latency, table])  # its button row, between the plots and the table
+    table.render()
+    common = dict(show_progress="minimal", api_visibility="private")
+    shown = [status, plot, latency, table]
+    run.click(on_explore, [parts["imgsz"], parts["nc"], *filters], [*shown, ex], **common)
     for f in filters:  # .change: once per new value (a dropdown's `input` fires on the pick and on blur)
-        f.change(lambda e, *fs: view(e, *fs), [ex, *filters], [status, plot, table], **common)
+        f.change(lambda e, *fs: view(e, *fs), [ex, *filters], shown, **common)
     targets = [parts["backbone"], parts["neck"], parts["head"], parts["scale"], parts["yaml"], *parts["outputs"]]
-    for shown in (plot, table):
-        shown.click(on_pick, [ex, parts["nc"], parts["imgsz"], parts["outputs"][-1]], targets,
-                    **common).then(**parts["after"]).then(None, js=OPEN_DESIGN)
+    for clickable in (plot, latency, table):
+        clickable.click(on_pick, [ex, parts["nc"], parts["imgsz"], parts["outputs"][-1]], targets,
+                        **common).then(**parts["after"]).then(None, js=OPEN_DESIGN)

@@ -3,23 +3,24 @@ exported to the clean fp32 ONNX and, as picked, its static INT8 (QDQ) form and t
 (engine/deploy/targets.deploy), then a table of every file: size, latency on this machine (median /
 p90, threads stated) and, for a trained model, mAP50 / mAP50-95 on the val split of its dataset, with
 each file's check. The files come back for download (an IR folder as a zip). Errors go to the panel's
-message line and leave the last table in place."""
+message line and leave the last table in place. The export runs in a child process
+(engine/deploy/isolated.py, one at a time): if it crashes or hangs the message line says so and the
+server goes on."""
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from html import escape
 
 import gradio as gr
 
 from engine.checkpoint import CheckpointError, read_checkpoint
 from engine.data.config import DataError
-from engine.deploy.export import ExportError
-from engine.deploy.targets import DeployOptions, deploy
-from engine.images import ImageError
-from engine.loading import load_any, load_design
-from graph.errors import SpecError
+from engine.deploy.isolated import IsolatedError, Job, run_isolated
+from engine.deploy.options import DeployOptions
+from engine.deploy.page_jobs import DEPLOY
 
 from . import settings
 from .choices import DEMO, DESIGN, UPLOADED, demo_path, model_choices
@@ -30,6 +31,8 @@ from .views import error_html
 
 FORMATS = {"ONNX": "onnx", "ONNX + OpenVINO IR": "openvino"}
 HEADERS = ["target", "size MB", "median ms", "p90 ms", "mAP50", "mAP50-95", "check"]
+DEPLOY_JOB = Job("Export", "the export process", "try again or pick fewer formats", timeout_s=1800,
+                 preload=("engine.deploy.page_jobs", "engine.deploy.targets", "engine.loading", "onnxruntime"))
 
 
 def deploy_choices() -> list[tuple[str, str]]:
@@ -37,11 +40,12 @@ def deploy_choices() -> list[tuple[str, str]]:
     return [c for c in model_choices() if c[1] != UPLOADED]
 
 
-def _loaded(design: dict, choice: str, imgsz: int):
+def _source(design: dict, choice: str) -> tuple[dict, str]:
+    """What the export job loads ({"yaml", "name"} of the design, or {"path"} of a checkpoint) and its name."""
     if choice == DESIGN or not choice:
-        return load_design(design["yaml"], imgsz, design.get("name", "model")), design.get("name", "model")
+        return {"yaml": design["yaml"], "name": design.get("name", "model")}, design.get("name", "model")
     path = demo_path() if choice == DEMO else run_file(choice, "checkpoint")
-    return load_any(path, imgsz), os.path.splitext(os.path.basename(path))[0]
+    return {"path": path}, os.path.splitext(os.path.basename(path))[0]
 
 
 def _data(text: str) -> str:
@@ -53,10 +57,10 @@ def _data(text: str) -> str:
     return text
 
 
-def _files(report) -> list[str]:
+def _files(targets: list[dict]) -> list[str]:
     """The files to download: each ONNX as it is, each OpenVINO folder as one zip."""
     out = []
-    for t in report.targets:
+    for t in targets:
         if t["format"] == "openvino":
             folder = os.path.dirname(t["path"])
             out.append(shutil.make_archive(folder, "zip", os.path.dirname(folder), os.path.basename(folder)))
@@ -65,9 +69,7 @@ def _files(report) -> list[str]:
     return out
 
 
-def _notes_html(report, name: str) -> str:
-    r = report.onnx
-    lines = [r.nodes_line(), f"metadata_props: {', '.join(r.metadata)}", *r.notes, *report.details()]
+def _notes_html(lines: list[str], name: str) -> str:
     items = "".join(f"<li>{escape(line)}</li>" for line in lines if line)
     return f'<div class="yld-note" id="deploy-notes"><b>{escape(name)}</b><ul>{items}</ul></div>'
 
@@ -81,14 +83,22 @@ def run_deploy(design: dict, choice: str, imgsz, fmt: str, int8: bool, calib, da
     opts = DeployOptions(format=FORMATS.get(fmt, str(fmt)), int8=bool(int8), calib=int(calib), measure=True)
     try:
         opts.data = _data(data)
-        loaded, name = _loaded(design, choice, int(imgsz))
+        problem = opts.problem()
+        if problem:
+            raise ValueError(problem)
+        source, name = _source(design, choice)
         folder = tempfile.mkdtemp(prefix="yld-deploy-")
-        report = deploy(loaded, os.path.join(folder, f"{safe_name(name)}.onnx"), int(imgsz), False, opts)
-    except (SpecError, CheckpointError, ExportError, DataError, ImageError, PathRefused, ValueError) as err:
+        report = run_isolated(DEPLOY, {"out": os.path.join(folder, f"{safe_name(name)}.onnx"), "imgsz": int(imgsz),
+                                       "options": asdict(opts), **source}, DEPLOY_JOB)
+    except (DataError, PathRefused, ValueError) as err:
         return gr.skip(), gr.skip(), gr.skip(), error_html(f"export failed: {err}")
+    except IsolatedError as err:
+        return gr.skip(), gr.skip(), gr.skip(), error_html(str(err))
+    if "error" in report:
+        return gr.skip(), gr.skip(), gr.skip(), error_html(f"export failed: {report['error']}")
     rows = [[t["label"], round(t["bytes"] / 2**20, 2), t["median_ms"], t["p90_ms"], t["mAP50"], t["mAP50-95"],
-             t["check"]] for t in report.targets]
-    return rows, _notes_html(report, name), _files(report), error_html("")
+             t["check"]] for t in report["targets"]]
+    return rows, _notes_html(report["notes"], name), _files(report["targets"]), error_html("")
 
 
 def trained_size(choice: str):
@@ -125,5 +135,6 @@ def build_deploy_panel(design_state: gr.State, imgsz: gr.Number):
     private = {"api_visibility": "private"}
     model.focus(lambda: gr.update(choices=deploy_choices()), None, [model], **private)
     model.change(trained_size, [model], [imgsz], show_progress="hidden", **private)
+    # one export at a time for the whole server: each one times its files on every core
     go.click(run_deploy, [design_state, model, imgsz, fmt, int8, calib, data], [table, notes, files, message],
-             **private)
+             concurrency_limit=1, concurrency_id="deploy", **private)

@@ -113,6 +113,20 @@ def _evaluate_cached(design: Source, imgsz: int) -> dict:
     }
 
 
+def timed_svg(text: str, imgsz: int, layer_ms: dict, name: str = "model") -> str | None:
+    """The graph of the design `text` at `imgsz` with the measured milliseconds of each layer drawn as a
+    time-share bar beside the FLOP-share bar (graph/render.py); None when the text is not a good design.
+    The design is resolved and counted once (cached with evaluate)."""
+    design = _text_source(text, name) if isinstance(text, str) else None
+    if design is None or isinstance(design, SpecError):
+        return None
+    measured = _measured(design.spec, design.spec.name, int(imgsz))
+    if isinstance(measured, SpecError):
+        return None
+    graph, counts, _, _ = measured
+    return render_svg(graph, counts, layer_ms)
+
+
 def _cache_clear() -> None:
     _text_source.cache_clear()
     _evaluate_cached.cache_clear()

@@ -6,7 +6,9 @@ plot of the pins that were measured lives here too.
 
 The last measurement is kept in the session state as plain data, `st["latency"]` = {yaml, imgsz,
 backend, threads, median_ms, p90_ms, layer_ms: {layer index: ms}}: a pin of the same design at the
-same size carries its median (`measured_ms`), and the layer table can show `layer_ms`.
+same size carries its median (`measured_ms`), and the layer table can show `layer_ms`. The measuring
+runs in a child process (engine/deploy/isolated.py): if it crashes or hangs the panel says so, the
+server and the session go on.
 Functions first (plain data, tested without a browser), then the layout and the wiring."""
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from html import escape
 
 import gradio as gr
 
+from engine.deploy.isolated import IsolatedError, Job, run_isolated
 from engine.deploy.latency import BACKENDS, cores
-from engine.deploy.measure import measure_design
-from graph.errors import SpecError
+from engine.deploy.page_jobs import MEASURE, layer_ms_by_index
 
 from . import handlers as h
 from .charts import scatter_chart
@@ -24,6 +26,9 @@ from .layer_table import table_html
 from .views import error_html
 
 BUDGET_S = 4.0  # timing budget of one Measure click (the profile takes about half as long again)
+# run in a child process (engine/deploy/isolated.py): a native crash there ends that process, not the server
+MEASURE_JOB = Job("Measuring", "the measuring process", "try again or pick another backend", timeout_s=180,
+                  preload=("engine.deploy.page_jobs", "engine.deploy.measure", "onnxruntime"))
 LATENCY_COLOUR, FLOPS_COLOUR = "#2563eb", "#f59e0b"
 
 
@@ -44,10 +49,14 @@ def on_measure(size, backend, threads, st):
     if not result["ok"]:
         return error_html(result["error"]), gr.skip()
     try:
-        out = measure_design(st["yaml"], size, result["counts"]["per_layer"], backend=backend or "onnx",
-                             threads=int(threads) if threads else None, budget_s=BUDGET_S)
-    except (SpecError, RuntimeError, ValueError) as err:  # ExportError / LatencyError are RuntimeErrors
-        return error_html(f"could not measure: {str(err).splitlines()[0] if str(err) else type(err).__name__}"), gr.skip()
+        out = run_isolated(MEASURE, {"yaml": st["yaml"], "imgsz": size, "per_layer": result["counts"]["per_layer"],
+                                     "backend": backend or "onnx", "threads": int(threads) if threads else None,
+                                     "budget_s": BUDGET_S}, MEASURE_JOB)
+    except IsolatedError as err:
+        return error_html(str(err)), gr.skip()
+    if "error" in out:
+        return error_html(f"could not measure: {out['error']}"), gr.skip()
+    out = layer_ms_by_index(out)
     kept = {"yaml": st["yaml"], "imgsz": size, "backend": out["backend"], "threads": out["threads"],
             "median_ms": out["median_ms"], "p90_ms": out["p90_ms"], "layer_ms": dict(out["profile"]["layer_ms"])}
     return measure_html(out, result["counts"]), {**st, "latency": kept}

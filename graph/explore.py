@@ -9,12 +9,15 @@ no trade-off: the smallest design alone would be that front.)
     pareto(rows, x, y) -> [bool]                 lower is better on both x and y
     front(rows) -> [bool]                        most params for the GFLOPs: the front shown
     select(rows, backbone=, neck=, head=, kind=) -> the rows that match, `pareto` recomputed among them
+    spec_of(row, nc) -> the ModelSpec a row counted (to build, export or measure it)
 
 A row: name, kind ("composed" | "recipe"), backbone / neck / head / scale (a recipe row: its preset's
 picks before the recipe, when it has them), preset and recipe (recipe rows), dialect, params, gflops
 (thop's rules at the image size, graph/counts.py), gflops_ultralytics, fused_gflops, layers (as the
-design's own tool counts them), pareto. What does not make a model (a neck whose taps the backbone
-lacks, a recipe that does not fit a preset) is left out and counted by reason in `skipped`.
+design's own tool counts them), pareto, key (graph/designkey.py: what measurements of the design are
+filed under; the CLI and the page join them in from engine/deploy/latency_store.py). What does not make
+a model (a neck whose taps the backbone lacks, a recipe that does not fit a preset) is left out and
+counted by reason in `skipped`.
 
 It takes seconds once the layers are known: graph/layercost.py memoises every layer's numbers (and keeps
 them on disk), and the thousand compositions share their backbones and most of their necks.
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from . import limits
 from .compose import SCALES, compose
 from .counts import count
+from .designkey import design_key
 from .errors import SpecError
 from .recipes import list_recipes, recipe
 from .resolve import resolve
@@ -63,10 +67,13 @@ class Scope:
     recipes: bool = True
 
     @classmethod
-    def of(cls, backbone=None, neck=None, head=None, kind=None) -> "Scope":
-        """One family each at most (the CLI's and the page's filters); kind: composed | recipe | None."""
+    def of(cls, backbone=None, neck=None, head=None, kind=None, scale=None) -> "Scope":
+        """One family and scale each at most (the CLI's and the page's filters); kind: composed | recipe |
+        None. A scale limits the compositions only (recipes are on presets of any scale: `select` by
+        scale after, for one scale throughout)."""
         one = lambda v: (v,) if v else None  # noqa: E731
-        return cls(one(backbone), one(neck), one(head), None, kind in (None, "composed"), kind in (None, "recipe"))
+        return cls(one(backbone), one(neck), one(head), one(scale), kind in (None, "composed"),
+                   kind in (None, "recipe"))
 
     def wants(self, picks: dict) -> bool:
         return all(choice is None or picks.get(family) in choice
@@ -113,7 +120,16 @@ def row(combo: dict, imgsz: int, nc: int) -> dict:
     c = count(resolve(spec, imgsz))
     return {**about, "dialect": spec.dialect, "params": c.params, "gflops": round(c.gflops, 4),
             "gflops_ultralytics": round(c.gflops_ultralytics, 4), "fused_gflops": round(c.fused_gflops, 4),
-            "layers": c.layers, "pareto": False}
+            "layers": c.layers, "pareto": False, "key": design_key(spec)}
+
+
+def spec_of(r: dict, nc: int):
+    """The ModelSpec of an explored row with `nc` classes: what `row` counted (SpecError if it makes none)."""
+    if r["kind"] == "composed":
+        combo = {key: r[key] for key in ("kind", "backbone", "neck", "head", "scale")}
+    else:
+        combo = {"kind": "recipe", "preset": r["preset"], "recipe": r["recipe"], "picks": {}}
+    return design(combo, nc)[0]
 
 
 def reason(err: SpecError) -> str:

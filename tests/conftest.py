@@ -17,10 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # runs the page's training jobs write go to a scratch folder, not the checkout's runs/
 os.environ.setdefault("YLD_RUNS", tempfile.mkdtemp(prefix="yld-test-runs-"))
 
-# tests/native/ (the tests that load onnxruntime sessions, onnxslim, quantisation and OpenVINO) runs in its
-# own interpreter (tests/test_native_isolated.py): in one long pytest process, after those native
-# runtimes, a later unrelated test died with SIGSEGV (reproduced: test_counts ... test_design_polish with
-# the OpenVINO or export tests, then test_graph_dag; without them the same run passes). Cause not found.
+# tests/native/ (the tests that load onnxruntime sessions, onnxslim, quantisation, OpenVINO and ncnn) runs
+# in its own interpreter (tests/test_native_isolated.py): in one long pytest process a later unrelated
+# test died with SIGSEGV after them. The cause was OpenVINO's CPU plugin unmapping the main thread's
+# alternate signal stack (engine/deploy/signal_stack.py guards it now); the separate process stays as a
+# fence against the next native surprise.
 collect_ignore = [] if os.environ.get("YLD_NATIVE_TESTS") else ["native"]
 
 

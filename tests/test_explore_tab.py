@@ -20,8 +20,9 @@ SMALL = space.Scope(backbones=("ghostnet", "yolov8"), necks=("lite-pan", "yolov8
 
 
 @pytest.fixture
-def small(monkeypatch):
+def small(monkeypatch, tmp_path):
     monkeypatch.setattr(explore_tab, "explore", lambda imgsz, nc: space.explore(imgsz, nc, SMALL))
+    monkeypatch.setenv("YLD_CACHE", str(tmp_path))  # no latency measured here (engine/deploy/latency_store.py)
 
 
 class Click:
@@ -30,7 +31,7 @@ class Click:
 
 
 def test_explore_draws_every_design_with_its_index(small):
-    status, svg, table, ex = explore_tab.on_explore(320, 4, "all", "all", "all", "all")
+    status, svg, _, table, ex = explore_tab.on_explore(320, 4, "all", "all", "all", "all")
     assert (ex["imgsz"], ex["nc"]) == (320, 4) and len(ex["rows"]) >= 16
     points = [int(i) for i in re.findall(r'<g class="pt[^"]*" data-i="(\d+)"', svg)]
     rows = [int(i) for i in re.findall(r'<tr data-i="(\d+)"', table)]
@@ -42,7 +43,7 @@ def test_explore_draws_every_design_with_its_index(small):
 
 def test_filters_keep_their_designs_and_their_own_front(small):
     ex = explore_tab.on_explore(320, 4, "all", "all", "all", "all")[-1]
-    status, svg, table = explore_tab.view(ex, "all", "lite-pan", "yolov8", "composed")
+    status, svg, _, table = explore_tab.view(ex, "all", "lite-pan", "yolov8", "composed")
     kept = [ex["rows"][int(i)] for i in re.findall(r'<tr data-i="(\d+)"', table)]
     assert kept and all(r["neck"] == "lite-pan" and r["head"] == "yolov8" for r in kept)
     shown_front = set(re.findall(r'<g class="pt front" data-i="(\d+)"', svg))
@@ -54,7 +55,7 @@ def test_filters_keep_their_designs_and_their_own_front(small):
 def test_a_bad_image_size_says_so_and_keeps_the_tab(small):
     out = explore_tab.on_explore(100, 4, "all", "all", "all", "all")
     assert "cannot explore" in out[0] and "multiple of 32" in out[0]
-    assert [type(o) for o in out[1:]] == [type(explore_tab.gr.skip())] * 3  # plot, table and rows stay
+    assert [type(o) for o in out[1:]] == [type(explore_tab.gr.skip())] * 4  # plots, table and rows stay
 
 
 def test_a_click_on_a_composition_sets_the_pickers_and_loads_it(small):

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from .export import ExportError
+from .signal_stack import keep_signal_stack
 
 WARMUP_RUNS, WARMUP_S = 3, 0.3
 MIN_RUNS, MAX_RUNS = 5, 2000
@@ -146,7 +147,8 @@ def openvino_compiled(onnx_path: str, threads: int, profile: bool = False):
     # fp32 as exported: on a CPU with bf16 units OpenVINO would otherwise run in bf16 by default
     config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "PERF_COUNT": profile,
               "INFERENCE_PRECISION_HINT": "f32"}
-    return core.compile_model(core.read_model(onnx_path), "CPU", config)
+    with keep_signal_stack():  # OpenVINO's CPU plugin would leave this thread a stack it later unmaps
+        return core.compile_model(core.read_model(onnx_path), "CPU", config)
 
 
 def _openvino_runner(onnx_path: str, model, threads: int):

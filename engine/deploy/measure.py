@@ -17,6 +17,7 @@ import tempfile
 from graph import roofline
 
 from ..loading import Loaded, load_design
+from . import latency_store
 from .export import deploy_model, export_onnx
 from .latency import backend_row, check_threads, measure_runner, random_image
 from .machine import cpu_name, this_machine
@@ -48,7 +49,9 @@ def measure(loaded: Loaded, per_layer: list[dict], backend: str = "onnx", thread
     prof["ratio"] = prof["sum_ms"] / timing["median_ms"] if timing["median_ms"] else None
     prof["per_layer"] = layer_rows(per_layer, prof)
     here = {**this_machine(threads), "measured_ms": timing["median_ms"]} if machine else None
-    return {**timing, "cpu": cpu_name(), "profile": prof, "roofline": roofline.table(per_layer, here)}
+    result = {**timing, "cpu": cpu_name(), "profile": prof, "roofline": roofline.table(per_layer, here)}
+    latency_store.record_measure(loaded, result)  # remembered for Explore (a file it cannot write: not)
+    return result
 
 
 def measure_design(design, imgsz: int, per_layer: list[dict], **kw) -> dict:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .metadata import write_sidecar
 from .quantize import layer_of
+from .signal_stack import keep_signal_stack
 
 PARITY_TOLERANCE = 1e-3  # fp32 IR vs onnxruntime fp32: as the ONNX check (engine/deploy/export.py)
 
@@ -92,7 +93,8 @@ def compile_runner(model, threads: int | None = None):
     config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
               "INFERENCE_NUM_THREADS": int(threads or threads_default())}
     try:
-        compiled = core.compile_model(core.read_model(model) if isinstance(model, str) else model, "CPU", config)
+        with keep_signal_stack():  # the CPU plugin swaps this thread's signal stack (signal_stack.py)
+            compiled = core.compile_model(core.read_model(model) if isinstance(model, str) else model, "CPU", config)
     except Exception as err:  # the plugin's "unsupported operation" and kin
         raise _failure(err, "run") from None
     request = compiled.create_infer_request()
