@@ -27,7 +27,8 @@ from .charts import scatter_chart
 from .graph_view import graph_component
 from .layer_table import table_component, table_html
 from .light import LIGHT, next_rev, publish
-from .measure_panel import build_latency_plot, build_measure_panel, latency_columns, measured_ms, wire_measure_panel
+from .measure_panel import (build_latency_plot, build_measure_panel, latency_columns, measured_ms, measured_svg,
+                            wire_measure_panel)
 from .paths import PathRefused, client_file
 from .pickers import about, choices, nc_problem, numbers_note, size_problem, wire_about
 from .views import error_html, summary_html
@@ -64,12 +65,13 @@ def _outputs_for(result: dict, text: str, state: dict, imgsz: int, message: str 
     digest of each: a comment typed in the yaml, or the same design again, sends neither)."""
     change = h.change_note(result["counts"], state.get("counts") if state else None)
     table = table_html(result["table"], extra=latency_columns(state, text, imgsz))  # ms / time % once measured
-    drawn = [hash(result["svg"]), hash(table)]
+    svg = measured_svg(result, state, text, imgsz)  # with time-share bars once measured
+    drawn = [hash(svg), hash(table)]
     shown = (state or {}).get("drawn") or [None, None]
     new_state = {**(state or {}), "yaml": text, "counts": result["counts"], "name": result["name"], "nc": result["nc"],
                  "imgsz": imgsz, "drawn": drawn, "rev": next_rev(state)}
     return (summary_html(result, change, imgsz) + origin_html(new_state),
-            gr.skip() if drawn[0] == shown[0] else result["svg"], gr.skip() if drawn[1] == shown[1] else table,
+            gr.skip() if drawn[0] == shown[0] else svg, gr.skip() if drawn[1] == shown[1] else table,
             error_html(message), new_state)
 
 
@@ -337,7 +339,7 @@ def build_design_tab(parts: dict | None = None):
         latency_plot = build_latency_plot()
 
     wire_inspector(inspector, state, imgsz, graph, table, edit_outputs)
-    wire_measure_panel(measure, state, imgsz, latency_plot, table)
+    wire_measure_panel(measure, state, imgsz, latency_plot, table, graph)
     common = dict(show_progress="hidden", api_visibility="private")
     # app/light.py: the design's handlers skip the queue; each one that sets the state publishes it
     state.change(design_nc, [state, nc], [nc], **LIGHT)

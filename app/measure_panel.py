@@ -62,29 +62,44 @@ def on_measure(size, backend, threads, st):
     return measure_html(out, result["counts"]), {**st, "latency": kept}
 
 
-def latency_columns(st: dict, text: str, imgsz) -> dict | None:
-    """The layer table's extra columns for design `text` at `imgsz` when the last measurement is of it:
-    {"ms": {layer: ms}, "time %": {layer: share}}; None otherwise (the table shows no latency)."""
+def measured_layer_ms(st: dict, text: str, imgsz) -> dict[int, float] | None:
+    """{layer index: ms} of the last measurement when it is of design `text` at `imgsz`, else None."""
     last = (st or {}).get("latency") or {}
     if not last.get("layer_ms") or last.get("yaml") != text or int(last.get("imgsz", -1)) != int(imgsz or 640):
         return None
-    ms = {int(k): v for k, v in last["layer_ms"].items()}
+    return {int(k): v for k, v in last["layer_ms"].items()}
+
+
+def measured_svg(result: dict, st: dict, text: str, imgsz) -> str:
+    """The graph of `result` (handlers.evaluate's), with each layer's time-share bar when the last
+    measurement is of this design at this size."""
+    ms = measured_layer_ms(st, text, imgsz)
+    return (h.timed_svg(text, int(imgsz or 640), ms, result.get("name", "model")) if ms else None) or result["svg"]
+
+
+def latency_columns(st: dict, text: str, imgsz) -> dict | None:
+    """The layer table's extra columns for design `text` at `imgsz` when the last measurement is of it:
+    {"ms": {layer: ms}, "time %": {layer: share}}; None otherwise (the table shows no latency)."""
+    ms = measured_layer_ms(st, text, imgsz)
+    if ms is None:
+        return None
     total = sum(ms.values()) or 1.0
     return {"ms": {k: f"{v:.2f}" for k, v in ms.items()}, "time %": {k: f"{100 * v / total:.1f}" for k, v in ms.items()}}
 
 
 def on_measured_table(size, st):
-    """After a measurement: the layer table again with its ms / time % columns, and the state's digest of
-    what the page shows (so the next design change knows the table differs)."""
+    """After a measurement: the graph with a time-share bar on each layer and the layer table with its
+    ms / time % columns, and the state's digest of what the page shows (so the next design change knows
+    both differ). Out: (graph, table, state)."""
     if not (st or {}).get("latency"):
-        return gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     size = int(size or 640)
     result = h.evaluate(st["yaml"], size, st.get("name", "model"))  # cached: the design Measure just timed
     if not result["ok"]:
-        return gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
+    svg = measured_svg(result, st, st["yaml"], size)
     table = table_html(result["table"], extra=latency_columns(st, st["yaml"], size))
-    drawn = list(st.get("drawn") or [None, None])
-    return table, {**st, "drawn": [drawn[0], hash(table)]}
+    return svg, table, {**st, "drawn": [hash(svg), hash(table)]}
 
 
 def _bar(share: float, colour: str, kind: str) -> str:
@@ -181,11 +196,12 @@ def build_latency_plot():
     return gr.HTML(latency_plot([]), elem_id="latency-plot")
 
 
-def wire_measure_panel(ui: dict, state, imgsz, plot=None, table=None) -> None:
+def wire_measure_panel(ui: dict, state, imgsz, plot=None, table=None, graph=None) -> None:
     # one measurement at a time for the whole server: two at once would each time the other
     done = ui["go"].click(on_measure, [imgsz, ui["backend"], ui["threads"], state], [ui["out"], state],
                           concurrency_limit=1, concurrency_id="measure", api_visibility="private")
-    if table is not None:  # the layer table gains the measured ms and time share of each layer
-        done.then(on_measured_table, [imgsz, state], [table, state], show_progress="hidden", api_visibility="private")
+    if table is not None and graph is not None:  # the measured ms and time share of each layer, shown
+        done.then(on_measured_table, [imgsz, state], [graph, table, state], show_progress="hidden",
+                  api_visibility="private")
     if plot is not None:
         state.change(on_pins, [state], [plot], show_progress="hidden", api_visibility="private")

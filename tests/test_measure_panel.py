@@ -71,14 +71,17 @@ def test_the_layer_table_gains_ms_and_time_share_once_measured(state):
     the same at another size, shows none (its numbers were not measured)."""
     assert mp.latency_columns(state, state["yaml"], 64) is None
     _, st = mp.on_measure(64, "onnx", 1, state)
-    table, st2 = mp.on_measured_table(64, st)
+    svg, table, st2 = mp.on_measured_table(64, st)
     assert "<th" in table and ">ms<" in table and ">time %<" in table
+    plain = h.evaluate(st["yaml"], 64, "yolov8n")
+    assert svg.count('<rect class="time"') == len(plain["table"])  # a time bar on every layer's node
+    assert "share of the measured time" in svg and 'class="time"' not in plain["svg"]
     cols = mp.latency_columns(st, st["yaml"], 64)
     assert set(cols["ms"]) == set(int(k) for k in st["latency"]["layer_ms"])
     assert sum(float(v) for v in cols["time %"].values()) == pytest.approx(100, abs=0.5)
-    assert st2["drawn"][1] == hash(table)
+    assert st2["drawn"] == [hash(svg), hash(table)]
     assert mp.latency_columns(st, st["yaml"], 128) is None
     assert mp.latency_columns(st, st["yaml"] + "\n# edited\n", 64) is None
     # a design change keeps the columns only for the measured design
     out = d._outputs_for(h.evaluate(st["yaml"], 64, "yolov8n"), st["yaml"], {**st, "drawn": None}, 64)
-    assert ">time %<" in out[2]
+    assert ">time %<" in out[2] and 'class="time"' in out[1]  # the graph keeps its time bars too

@@ -16,6 +16,9 @@ def test_measure_then_pin(page, shot):
     assert page.locator('#latency-bars [data-kind="flops"]').count() == 23
     assert page.locator('#roofline tr[data-device="this"] td').nth(4).inner_text().strip()  # measured beside it
     assert page.locator("#roofline tr").count() > 3
+    # the graph gains a time-share bar on every node, beside its FLOP-share bar
+    page.wait_for_function("() => document.querySelectorAll('svg.yld-graph g.node rect.time').length === 23")
+    assert "share of the measured time" in page.locator("svg.yld-graph g.legend").text_content()
     shot(page, "30-measured")
 
     page.get_by_text("Compare designs").click()
