@@ -1,6 +1,6 @@
-"""The Export tab's "INT8 and OpenVINO, measured" panel: the design, the demo model or a trained run
-exported to the clean fp32 ONNX and, as picked, its static INT8 (QDQ) form and the OpenVINO IR of each
-(engine/deploy/targets.deploy), then a table of every file: size, latency on this machine (median /
+"""The Export tab's "INT8, OpenVINO and NCNN, measured" panel: the design, the demo model or a trained run
+exported to the clean fp32 ONNX and, as picked, its static INT8 (QDQ) form and the OpenVINO IR of each,
+or the NCNN .param/.bin of the fp32 one (engine/deploy/targets.deploy), then a table of every file: size, latency on this machine (median /
 p90, threads stated) and, for a trained model, mAP50 / mAP50-95 on the val split of its dataset, with
 each file's check. The files come back for download (an IR folder as a zip). Errors go to the panel's
 message line and leave the last table in place. The export runs in a child process
@@ -29,7 +29,7 @@ from .paths import PathRefused, run_file
 from .train_views import number_problem
 from .views import error_html
 
-FORMATS = {"ONNX": "onnx", "ONNX + OpenVINO IR": "openvino"}
+FORMATS = {"ONNX": "onnx", "ONNX + OpenVINO IR": "openvino", "ONNX + NCNN": "ncnn"}
 HEADERS = ["target", "size MB", "median ms", "p90 ms", "mAP50", "mAP50-95", "check"]
 DEPLOY_JOB = Job("Export", "the export process", "try again or pick fewer formats", timeout_s=1800,
                  preload=("engine.deploy.page_jobs", "engine.deploy.targets", "engine.loading", "onnxruntime"))
@@ -58,10 +58,10 @@ def _data(text: str) -> str:
 
 
 def _files(targets: list[dict]) -> list[str]:
-    """The files to download: each ONNX as it is, each OpenVINO folder as one zip."""
+    """The files to download: each ONNX as it is, each OpenVINO or NCNN folder as one zip."""
     out = []
     for t in targets:
-        if t["format"] == "openvino":
+        if t["format"] in ("openvino", "ncnn"):
             folder = os.path.dirname(t["path"])
             out.append(shutil.make_archive(folder, "zip", os.path.dirname(folder), os.path.basename(folder)))
         else:
@@ -113,10 +113,11 @@ def trained_size(choice: str):
 
 
 def build_deploy_panel(design_state: gr.State, imgsz: gr.Number):
-    with gr.Accordion("INT8 and OpenVINO, measured on this machine", open=False, elem_id="deploy-panel"):
+    with gr.Accordion("INT8, OpenVINO and NCNN, measured on this machine", open=False, elem_id="deploy-panel"):
         gr.Markdown("Exports the model picked here at the export image size: the clean ONNX and, as picked, its "
                     "static INT8 form (onnxruntime quantisation: QDQ, per-channel weights, calibrated on the "
-                    "dataset's train images) and the OpenVINO IR of each. Every file is checked, then timed here; "
+                    "dataset's train images) and the OpenVINO IR of each, or the NCNN files (fp32; ncnn "
+                    "quantises with its own tools). Every file is checked, then timed here; "
                     "a trained model is also scored (mAP on the dataset's val images). Takes a minute or more.")
         with gr.Row():
             model = gr.Dropdown(deploy_choices(), value=DESIGN, label="Model", elem_id="deploy-model",

@@ -2,6 +2,7 @@
 onnxruntime, or refused naming the yaml layer and the op ncnn lacks (the end-to-end heads' TopK
 decode); the folder Ultralytics' runner reads (model.ncnn.param, .bin, metadata.yaml) through
 `deploy`; a dynamic export and missing packages refused with one line each."""
+import os
 import importlib.util
 
 import numpy as np
@@ -108,3 +109,22 @@ def test_missing_packages_are_named_with_the_pip_command(monkeypatch, tmp_path, 
     assert launch.main(["export", "yolov8n", "--imgsz", "64", "--format", "ncnn", "--out", str(out)]) == 2
     assert "error: --format ncnn needs pnnx: pip install pnnx" in capsys.readouterr().err
     assert not out.exists()  # refused before anything is written
+
+
+@needs_ncnn
+def test_the_export_tabs_panel_offers_ncnn_and_gives_its_folder_as_a_zip():
+    import zipfile
+
+    from app.export_deploy import FORMATS, run_deploy
+    from graph.source import source
+
+    assert FORMATS["ONNX + NCNN"] == "ncnn"
+    design = {"yaml": source("yolov8n-ghostnet").yaml(imgsz=64), "name": "ghost"}
+    rows, notes, files, message = run_deploy(design, "Current design (untrained)", 64, "ONNX + NCNN", False, 4,
+                                             "shapes")
+    assert [r[0] for r in rows] == ["ONNX fp32", "NCNN fp32"] and 'class="yld-ok"' in message
+    assert all(r[2] > 0 for r in rows) and "onnxruntime" in rows[1][6]  # timed, and checked against ORT
+    assert [os.path.splitext(f)[1] for f in files] == [".onnx", ".zip"]
+    with zipfile.ZipFile(files[1]) as z:
+        names = {os.path.basename(n) for n in z.namelist()}
+    assert {"model.ncnn.param", "model.ncnn.bin", "metadata.yaml"} <= names
