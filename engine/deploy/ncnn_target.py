@@ -33,6 +33,7 @@ import numpy as np
 from .export import ExportError
 from .metadata import write_sidecar
 from .options import missing_packages
+from .parity import compare_runtimes
 from .quantize import layer_of
 
 PARITY_TOLERANCE = 1e-3  # fp32 ncnn vs onnxruntime fp32: as the ONNX check (engine/deploy/export.py)
@@ -137,16 +138,6 @@ def ncnn_runner(param_path: str, threads: int | None = None):
     return run
 
 
-def _compare(reference, run, compare, sizes) -> float:
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for h, w in sizes:
-        x = rng.random((1, 3, h, w), dtype=np.float32)
-        a, b = reference(x), run(x)
-        if a.shape != b.shape:
-            raise NcnnError(f"ncnn gave shape {b.shape} at {h}x{w}, onnxruntime {a.shape}")
-        worst = max(worst, float(compare(a, b)))
-    return worst
 
 
 def export_ncnn(onnx_path: str, meta: dict, compare, sizes: list[tuple[int, int]], reference,
@@ -166,7 +157,7 @@ def export_ncnn(onnx_path: str, meta: dict, compare, sizes: list[tuple[int, int]
         bad = unsupported(tmp_param, onnx_path)
         if bad:
             raise _refusal(bad)
-        diff = _compare(reference, ncnn_runner(tmp_param, threads), compare, sizes)
+        diff = compare_runtimes(reference, ncnn_runner(tmp_param, threads), compare, sizes, "ncnn", NcnnError)
         if not diff <= PARITY_TOLERANCE:
             raise NcnnError(f"ncnn and onnxruntime differ by {diff:.2e} (limit {PARITY_TOLERANCE:g})")
         os.makedirs(folder, exist_ok=True)

@@ -24,6 +24,7 @@ import re
 
 import numpy as np
 
+from . import parity
 from .metadata import write_sidecar
 from .quantize import layer_of
 from .signal_stack import keep_signal_stack
@@ -125,13 +126,5 @@ def save_ir(model, xml_path: str, meta: dict) -> dict:
 
 
 def compare_runtimes(run_a, run_b, compare, sizes: list[tuple[int, int]]) -> float:
-    """The head's compare (engine/heads.py) of two runtimes' outputs on seeded random inputs per size."""
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for h, w in sizes:
-        x = rng.random((1, 3, h, w), dtype=np.float32)
-        a, b = run_a(x), run_b(x)
-        if a.shape != b.shape:
-            raise OpenVinoError(f"OpenVINO gave shape {b.shape} at {h}x{w}, onnxruntime {a.shape}")
-        worst = max(worst, float(compare(a, b)))
-    return worst
+    """The head's compare (engine/heads.py) of onnxruntime's outputs (`run_a`) and OpenVINO's (`run_b`)."""
+    return parity.compare_runtimes(run_a, run_b, compare, sizes, "OpenVINO", OpenVinoError)

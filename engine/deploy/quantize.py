@@ -10,6 +10,18 @@ Softmax on (DFL softmax and its 1x1 conv, the concat of levels, the sigmoid of t
 box arithmetic, an end-to-end head's top-k) — stays fp32: box coordinates in pixels up to 640 and
 scores near 0 do not share one 8-bit scale, and that tail is a few percent of the time.
 
+In onnxruntime's optimised graph every op between the image's QuantizeLinear and the tail runs as an
+integer kernel (QLinearConv, QLinearSigmoid + QLinearMul for SiLU, QLinearAdd, QLinearConcat, uint8
+MaxPool / Resize / Split): no DequantizeLinear -> fp32 op -> QuantizeLinear round trip is left, with
+onnxruntime's default op list (quant_pre_process, symmetric activations, dedicated QDQ pairs change
+nothing in that graph). What cost time was QLinearConcat requantising each input to its output's
+scale through a lookup table, byte by byte on one thread: 7.5% of YOLOv8n's int8 time at 640, 2
+threads. So the tensors a Concat joins share one range, the union of their calibrated ranges
+(`concat_overrides`; an input is traced back through Split / MaxPool / Resize and the like, which keep
+their input's scale): each QLinearConcat then copies bytes, and the whole int8 model runs about 4%
+faster. The accuracy cost is the wider range of those tensors (within 2x of their own here): a
+yolov8n trained on shapes scores mAP50 0.9019 fp32, 0.9004 int8 before, 0.9014 with shared ranges.
+
 Nodes map to yaml layers through their names: the exporter names each node after its module path,
 `/model.{i}/...`, and onnxslim keeps the names. `layer_sensitivity` quantises one layer at a time
 (every other layer fp32) from one cached calibration and measures what each costs.
@@ -25,6 +37,9 @@ import tempfile
 import onnx
 
 TAIL_START = ("Reshape", "Split", "Transpose", "Softmax", "Flatten")  # the head's decode starts here
+# ops whose int8 output keeps their input's scale (onnxruntime's QDQ quantiser): a Concat input made by
+# one of them shares its range with that op's input
+SAME_SCALE = ("Split", "MaxPool", "Resize", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Slice")
 _LAYER = re.compile(r"^/model\.(\d+)/")
 
 
@@ -84,26 +99,80 @@ def _quiet():
         root.setLevel(level)
 
 
+def concat_groups(proto: onnx.ModelProto, keep=()) -> list[list[str]]:
+    """The tensors that Concat nodes join (not those in `keep`), grouped so that each group can take
+    one int8 scale: a Concat's output and inputs, each input traced back through SAME_SCALE ops to the
+    tensor whose scale it inherits; two Concats that share a tensor fall in one group."""
+    keep = set(keep)
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    parent: dict[str, str] = {}
+
+    def find(t: str) -> str:
+        while parent.setdefault(t, t) != t:
+            t = parent[t]
+        return t
+
+    def source(t: str) -> str:
+        while t in producer and producer[t].op_type in SAME_SCALE and producer[t].name not in keep:
+            t = producer[t].input[0]
+        return t
+
+    for n in proto.graph.node:
+        if n.op_type == "Concat" and n.name not in keep:
+            for i in n.input:
+                parent[find(source(i))] = find(n.output[0])
+    groups: dict[str, list[str]] = {}
+    for t in parent:
+        groups.setdefault(find(t), []).append(t)
+    return list(groups.values())
+
+
+def concat_overrides(proto: onnx.ModelProto, ranges, keep=()) -> dict:
+    """onnxruntime TensorQuantOverrides giving every tensor of a concat group (concat_groups) the
+    union of the group's calibrated ranges; `ranges`: the calibration's TensorsData."""
+    import numpy as np
+
+    out = {}
+    for group in concat_groups(proto, keep):
+        known = [ranges[t].range_value for t in group if t in ranges]
+        if len(known) < 2:
+            continue
+        lo = np.float32(min(float(np.min(r[0])) for r in known))
+        hi = np.float32(max(float(np.max(r[1])) for r in known))
+        out.update({t: [{"rmin": lo, "rmax": hi}] for t in group if t in ranges})
+    return out
+
+
 def quantize_int8(src: str, dst: str, reader=None, cache: str | None = None, only: list[str] | None = None,
                   exclude: list[str] | None = None) -> dict:
     """Write the static INT8 (QDQ) model of the fp32 ONNX `src` to `dst`. `reader`: a calibration
     data reader (calib.ImageReader); `cache`: a JSON file of calibration ranges, written on the first
     call and read (no calibration run) on later ones; `only`: quantise just these nodes; `exclude`:
-    nodes kept fp32 besides the decode tail. -> {"fp32_nodes": the tail + exclude, "qdq_pairs": n}."""
+    nodes kept fp32 besides the decode tail. The tensors a Concat joins share one scale (module doc).
+    -> {"fp32_nodes": the tail + exclude, "qdq_pairs": n, "shared_concat_tensors": n}."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import load_tensors_data
 
     proto = onnx.load(src)
     keep = decode_tail(proto) + [n for n in (exclude or []) if n]
-    with _quiet():
-        quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_quantize=only or None,
-                        nodes_to_exclude=keep, calibration_cache_path=cache)
+    with tempfile.TemporaryDirectory(prefix="yld-int8-") as tmp, _quiet():
+        ranges_file = cache or os.path.join(tmp, "calib.json")
+
+        def run(out: str, extra: dict) -> None:
+            quantize_static(src, out, reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax, nodes_to_quantize=only or None,
+                            nodes_to_exclude=keep, calibration_cache_path=ranges_file, extra_options=extra)
+
+        if not os.path.isfile(ranges_file):
+            run(os.path.join(tmp, "ranges.onnx"), {})  # calibrates once, writes the ranges
+        overrides = concat_overrides(proto, load_tensors_data(ranges_file), keep)
+        run(dst, {"TensorQuantOverrides": overrides} if overrides else {})
     q = onnx.load(dst, load_external_data=False)
     pairs = sum(1 for n in q.graph.node if n.op_type == "QuantizeLinear")
     if not pairs:
         raise RuntimeError("the quantiser quantised nothing (no QuantizeLinear node in its output)")
-    return {"fp32_nodes": keep, "qdq_pairs": pairs}
+    return {"fp32_nodes": keep, "qdq_pairs": pairs, "shared_concat_tensors": len(overrides)}
 
 
 def layer_sensitivity(src: str, reader, score, top: int = 5, cache: str | None = None,

@@ -69,6 +69,51 @@ def test_int8_model_runs_is_smaller_and_keeps_the_tail_fp32(tmp_path):
     assert got.shape == want.shape == (1, 84, 84) and np.isfinite(got).all()
 
 
+def test_int8_graph_has_no_fp32_island_and_its_concats_copy(tmp_path):
+    """onnxruntime's optimised int8 graph: one QuantizeLinear (the image) and one DequantizeLinear per
+    head level (into the fp32 decode tail), so no DQ -> fp32 op -> Q round trip is left between the
+    int8 kernels (SiLU is QLinearSigmoid + QLinearMul); and every Concat outside the tail reads and
+    writes one scale / zero point, so each QLinearConcat copies bytes instead of requantising."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    r = export_onnx(design("yolov8n"), str(tmp_path / "m.onnx"), 64)
+    dst = str(tmp_path / "m-int8.onnx")
+    info = quantize_int8(r.path, dst, ImageReader(calibration_paths("shapes", 4), 64))
+    q = onnx.load(dst)
+    tail = set(info["fp32_nodes"])
+    values = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
+    producer = {o: n for n in q.graph.node for o in n.output}
+    readers = {}
+    for n in q.graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    concats = [n for n in q.graph.node if n.op_type == "Concat" and n.name not in tail]
+    assert len(concats) == 16 and info["shared_concat_tensors"] > 16  # 8 C2f, SPPF, 4 neck, 3 head levels
+    for n in concats:
+        (quant,) = readers[n.output[0]]
+        assert quant.op_type == "QuantizeLinear"
+        for i in n.input:
+            dq = producer[i]
+            assert dq.op_type == "DequantizeLinear", n.name
+            assert values[dq.input[1]] == values[quant.input[1]] and values[dq.input[2]] == values[quant.input[2]]
+
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "m-int8-ort.onnx")
+    ort.InferenceSession(dst, opts, providers=["CPUExecutionProvider"])
+    g = onnx.load(opts.optimized_model_filepath).graph
+    ops = [n.op_type for n in g.node]
+    values = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    assert ops.count("QuantizeLinear") == 1 and ops.count("DequantizeLinear") == 3, ops
+    assert ops.count("QLinearConv") == 63 and ops.count("QLinearSigmoid") == ops.count("QLinearMul") == 57
+    assert "Conv" not in ops and ops.count("Sigmoid") == 1  # the one fp32 Sigmoid: class scores, in the tail
+    fused = [n for n in g.node if n.op_type == "QLinearConcat"]
+    assert len(fused) == 16
+    for n in fused:  # inputs: y_scale, y_zero_point, then (x, x_scale, x_zero_point) per input
+        for k in range(2, len(n.input), 3):
+            assert values[n.input[k + 1]] == values[n.input[0]] and values[n.input[k + 2]] == values[n.input[1]]
+
+
 def test_int8_accuracy_is_measured_like_validation_and_layers_ranked(tmp_path):
     loaded = load_any(DEMO)  # trained: GhostNet-lite on shapes, 256 px
     ds = val_set("shapes", loaded.imgsz, max_images=24)
