@@ -13,13 +13,14 @@ the tab's own gr.State; the pickers, fields and outputs it drives are the Design
 by app/design_tab.build_design_tab)."""
 from __future__ import annotations
 
+import threading
 import time
 
 import gradio as gr
 
 from engine.deploy.latency_store import with_latency
 from graph.errors import SpecError
-from graph.explore import FAMILIES, explore, select
+from graph.explore import FAMILIES, explore, progress, select
 from graph.recipes import recipe
 from graph.source import Source, source
 from graph.templates import fragments
@@ -90,6 +91,50 @@ def on_explore(size, k, b, n, hd, kind):
     return (*view(ex, b, n, hd, kind), ex)
 
 
+STEP_S = 1.5  # how often a long count shows the designs counted so far
+
+
+def explore_stream(size, k, b, n, hd, kind):
+    """`on_explore`, shown as it goes: while the count runs (on a worker thread; the first time at a size
+    it takes tens of seconds), every STEP_S the designs counted so far, their front and a progress line;
+    then on_explore's result. A count already known gives that result at once."""
+    out: dict = {}
+
+    def work():
+        try:
+            out["done"] = on_explore(size, k, b, n, hd, kind)
+        except Exception as err:  # noqa: BLE001 - said on the page; the server goes on
+            out["done"] = (error_html(f"cannot explore: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+
+    worker = threading.Thread(target=work, daemon=True, name="yld-explore")
+    t0 = time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        worker.join(STEP_S)
+        got = _progress(size, k) if worker.is_alive() else None
+        if got and got[0]:
+            rows, done, total = got
+            ex = {"imgsz": int(size), "nc": int(k), "tried": done, "skipped": {}, "rows": rows,
+                  "seconds": round(time.perf_counter() - t0, 1)}
+            _, *shown = view(ex, b, n, hd, kind)
+            yield (progress_html(done, total, ex["seconds"]), *shown, ex)
+    yield out["done"]
+
+
+def _progress(size, k):
+    try:
+        return progress(int(size or 640), int(k or 80))
+    except (TypeError, ValueError):
+        return None
+
+
+def progress_html(done: int, total: int, seconds: float) -> str:
+    """The line a count in progress shows in place of the status."""
+    return (f'<div class="yld-ok" id="explore-progress" data-done="{done}" data-total="{total}">Counting: {done:,} '
+            f'of {total:,} designs in {seconds:.0f} s (each layer never seen before is built once; the designs '
+            f'counted so far are shown, the front among them)…</div>')
+
+
 def design_of(row: dict, k) -> tuple[Source, str]:
     """The Source a recipe row names (its preset with `k` classes, the recipe applied) and its label."""
     base = source(preset=row["preset"], nc=int(k or 80))
@@ -144,8 +189,9 @@ def build_explore_tab(parts: dict) -> None:
         pickers = [gr.Dropdown(_choices(f), value=ALL, label=f"Only {f}", elem_id=f"explore-{f}") for f in FAMILIES]
         kind = gr.Dropdown([ALL, "composed", "recipe"], value=ALL, label="Only kind", elem_id="explore-kind")
     gr.Markdown("Every backbone × neck × head × scale of the catalogue, and each recipe on each preset, counted at "
-                "the Design tab's image size and classes. The first time takes a while (each new layer is built "
-                "once); then seconds.")
+                "the Design tab's image size and classes. The first time at a size takes a while (each new layer is "
+                "built once; the designs appear as they are counted); then seconds. The server counts 640 px / 80 "
+                "classes in the background when it starts.")
     status = gr.HTML("", elem_id="explore-status-box")
     empty = view(None)
     plot = gr.HTML(empty[1], js_on_load=JS, elem_id="explore-plot")
@@ -156,7 +202,7 @@ def build_explore_tab(parts: dict) -> None:
     table.render()
     common = dict(show_progress="minimal", api_visibility="private")
     shown = [status, plot, latency, table]
-    run.click(on_explore, [parts["imgsz"], parts["nc"], *filters], [*shown, ex], **common)
+    run.click(explore_stream, [parts["imgsz"], parts["nc"], *filters], [*shown, ex], **common)
     for f in filters:  # .change: once per new value (a dropdown's `input` fires on the pick and on blur)
         f.change(lambda e, *fs: view(e, *fs), [ex, *filters], shown, **common)
     targets = [parts["backbone"], parts["neck"], parts["head"], parts["scale"], parts["yaml"], *parts["outputs"]]

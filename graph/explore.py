@@ -10,6 +10,7 @@ no trade-off: the smallest design alone would be that front.)
     front(rows) -> [bool]                        most params for the GFLOPs: the front shown
     select(rows, backbone=, neck=, head=, kind=) -> the rows that match, `pareto` recomputed among them
     spec_of(row, nc) -> the ModelSpec a row counted (to build, export or measure it)
+    progress(imgsz, nc, scope) -> (rows so far, designs done, designs in all) while another thread counts it
 
 A row: name, kind ("composed" | "recipe"), backbone / neck / head / scale (a recipe row: its preset's
 picks before the recipe, when it has them), preset and recipe (recipe rows), dialect, params, gflops
@@ -151,15 +152,33 @@ def explore(imgsz: int = 640, nc: int = 80, scope: Scope = Scope()) -> Explored:
     return dataclasses.replace(done, rows=[dict(r) for r in done.rows], skipped=dict(done.skipped))
 
 
+_running: dict[tuple, dict] = {}  # (imgsz, nc, scope) -> {"rows", "done", "total"} while being counted
+
+
+def progress(imgsz: int, nc: int, scope: Scope = Scope()) -> tuple[list[dict], int, int] | None:
+    """While `explore(imgsz, nc, scope)` counts in another thread: (copies of the rows counted so far,
+    designs tried so far, designs in all); None when it is not being counted. The page shows the
+    front filling in from this."""
+    now = _running.get((imgsz, nc, scope))
+    if now is None:
+        return None
+    return [dict(r) for r in list(now["rows"])], now["done"], now["total"]
+
+
 @functools.lru_cache(maxsize=8)
 def _explored(imgsz: int, nc: int, scope: Scope) -> Explored:
     rows, skipped = [], {}
     todo = combinations(scope)
-    for combo in todo:
-        try:
-            rows.append(row(combo, imgsz, nc))
-        except SpecError as err:
-            skipped[reason(err)] = skipped.get(reason(err), 0) + 1
+    now = _running[(imgsz, nc, scope)] = {"rows": rows, "done": 0, "total": len(todo)}
+    try:
+        for combo in todo:
+            try:
+                rows.append(row(combo, imgsz, nc))
+            except SpecError as err:
+                skipped[reason(err)] = skipped.get(reason(err), 0) + 1
+            now["done"] += 1
+    finally:
+        _running.pop((imgsz, nc, scope), None)
     for r, on in zip(rows, front(rows)):
         r["pareto"] = on
     return Explored(rows, dict(sorted(skipped.items(), key=lambda kv: -kv[1])), len(todo), imgsz, nc)
