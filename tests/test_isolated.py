@@ -152,6 +152,17 @@ def test_a_spare_child_takes_the_next_job_of_its_kind(no_spares, monkeypatch):
     assert third != spare.pid and spare.poll() is not None  # ... and is gone
 
 
+def test_a_spare_not_taken_in_time_is_stopped(no_spares, monkeypatch):
+    monkeypatch.setattr(no_spares, "SPARE_IDLE_S", 0.3)
+    job = no_spares.Job("Idle", "the spare process", "try again", timeout_s=60, preload=("json",))
+    no_spares.run_isolated(f"{TESTS}:echo", {}, job)
+    spare = no_spares._spares["Idle"][0]
+    assert spare.wait(timeout=30) is not None  # stopped by its timer, not by this test
+    assert "Idle" not in no_spares._spares
+    again = no_spares.run_isolated(f"{TESTS}:echo", {"n": 1}, job)  # the next job starts its own
+    assert again["got"] == {"n": 1} and again["pid"] != spare.pid
+
+
 @pytest.fixture
 def measured_state(quick_probe):
     from app import handlers as h

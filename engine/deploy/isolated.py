@@ -15,7 +15,8 @@ start plus the job's imports (torch, onnx, onnxruntime: about 2.5 s on the 2-cor
 of job that names `preload` modules keeps one spare child of them, started after each job, its imports
 done, waiting on its stdin; the next job of that kind takes it (unless the environment or the working
 folder changed since), so only the first pays (bench/bench_isolated.py, bench/results/
-isolated_overhead.json). Spares are killed at exit, and leave by themselves when their parent goes.
+isolated_overhead.json). A spare not taken within SPARE_IDLE_S is stopped (its ~270 MB given back); spares
+are killed at exit, and leave by themselves when their parent goes.
 The CLI stays in-process: a command is a one-shot process already.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ import threading
 from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPARE_IDLE_S = 600.0  # a spare child not taken this long after its job is stopped
 TAIL_LINES = 20  # of the child's output, logged when it dies
 log = logging.getLogger(__name__)
 
@@ -89,9 +91,19 @@ def run_isolated(target: str, kwargs: dict, job: Job) -> dict:
         finally:
             if job.preload:  # the next job of this kind finds its interpreter started and its imports done
                 try:
-                    _spares[job.title] = (_start(job), _context())
+                    spare = _spares[job.title] = (_start(job), _context())
+                    timer = threading.Timer(SPARE_IDLE_S, _expire, (job.title, spare[0]))
+                    timer.daemon = True
+                    timer.start()
                 except OSError:  # no process to spare now: the next job starts its own
                     pass
+
+
+def _expire(title: str, child: subprocess.Popen) -> None:
+    """The spare `child` of jobs `title`, not taken within SPARE_IDLE_S: stopped, unless a job took it."""
+    with _lock(title):
+        if _spares.get(title, (None,))[0] is child:
+            _discard(_spares.pop(title)[0])
 
 
 def _finish(child: subprocess.Popen, request: str, result_path: str, job: Job) -> dict:
