@@ -5,7 +5,8 @@ One sqlite file, $YLD_CACHE/layer-costs.sqlite (else ~/.cache/yolo-lite-designer
 (result key, json values), under a fingerprint of the code that works the results out (blocks/,
 graph/flops.py, dead.py, layercost.py, model.py) and torch's version; rows of any other fingerprint
 are deleted when the file is opened, so an edited block never reads a stale number.
-`YLD_COUNT_CACHE=off` turns it off (`disable()` in tests). Counting never depends on it: a file that
+It holds at most MAX_ROWS results (~400 bytes each): past that, the oldest written are deleted
+when the file is opened. `YLD_COUNT_CACHE=off` turns it off (`disable()` in tests). Counting never depends on it: a file that
 cannot be opened, read or written is left alone and the numbers are worked out again.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ("blocks/*.py", "graph/flops.py", "graph/dead.py", "graph/layercost.py", "graph/model.py")
+MAX_ROWS = 250_000  # ~100 MB; the whole design space at one image size is ~15,000
 _lock = threading.Lock()
 _state: dict = {"db": None, "tried": False}
 
@@ -54,6 +56,10 @@ def _open():
         db.execute("CREATE TABLE IF NOT EXISTS costs (code TEXT, key TEXT, value TEXT, PRIMARY KEY (code, key))")
         _state["code"] = fingerprint()
         db.execute("DELETE FROM costs WHERE code != ?", (_state["code"],))
+        (rows,) = db.execute("SELECT count(*) FROM costs").fetchone()
+        if rows > MAX_ROWS:  # the oldest written first (a replaced row is written anew)
+            db.execute("DELETE FROM costs WHERE rowid IN (SELECT rowid FROM costs ORDER BY rowid LIMIT ?)",
+                       (rows - MAX_ROWS,))
         _state["db"] = db
     except (sqlite3.Error, OSError):
         _state["db"] = None

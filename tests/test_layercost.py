@@ -136,6 +136,21 @@ def test_stored_results_of_other_code_are_not_read(tmp_path, monkeypatch):
     costcache._state["db"].close()
 
 
+def test_the_file_keeps_the_newest_rows_up_to_its_bound(tmp_path, monkeypatch):
+    monkeypatch.setenv("YLD_CACHE", str(tmp_path))
+    monkeypatch.setattr(costcache, "_state", {"db": None, "tried": False})
+    monkeypatch.setattr(costcache, "MAX_ROWS", 5)
+    for i in range(8):
+        costcache.put(f"k{i}", [i])
+    costcache.put("k1", [1])  # written again: now among the newest
+    assert costcache.get("k0") == [0]  # over the bound only once the file is opened again
+    costcache._state["db"].close()
+    monkeypatch.setattr(costcache, "_state", {"db": None, "tried": False})
+    kept = {f"k{i}" for i in range(8) if costcache.get(f"k{i}") is not None}
+    assert kept == {"k5", "k6", "k7", "k1", "k4"}  # k0, k2, k3: the oldest written
+    costcache._state["db"].close()
+
+
 def test_a_stored_value_that_does_not_fit_is_worked_out_again():
     assert layercost._load("fused", [1, 2]) is None
     assert layercost._load("fused", [1, 2, [1, 3, 8, 8]]) == layercost.Fused(1, 2, (1, 3, 8, 8))
