@@ -9,11 +9,15 @@ the lowest CPU priority (nice 19, one thread), whose results land in the shared 
 file beside the cache says it was done, so later starts skip it. The page never waits for it: counts it
 has not reached yet are worked out as before.
 
+It ends with the server: a warm-up still running when the server exits is stopped (what it counted
+stays in the cache; the next start goes on from there).
+
 Off with `--no-prewarm` or YLD_PREWARM=off, and whenever the disk cache is off (YLD_COUNT_CACHE=off).
 Tests and benchmarks that start the app in-process (`serve_in_background`) never start it.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -52,7 +56,24 @@ def start(imgsz: int = 640, nc: int = 80, extra: tuple[str, ...] = ()) -> subpro
     except OSError:
         return None  # no warm cache: counts are worked out as before
     threading.Thread(target=_finish, args=(proc, done), daemon=True, name="yld-prewarm").start()
+    _started.append(proc)
     return proc
+
+
+_started: list[subprocess.Popen] = []
+
+
+@atexit.register
+def stop() -> None:
+    """Stop any warm-up still running (at the server's exit)."""
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _finish(proc: subprocess.Popen, done: str) -> None:

@@ -76,3 +76,12 @@ def test_the_flag_turns_it_off(monkeypatch):
     launch.main()
     assert served["prewarm"] == "off"
     monkeypatch.delenv("YLD_PREWARM", raising=False)
+
+
+def test_a_warm_up_still_running_stops_with_the_server(cache):
+    proc = prewarm.start(320, 5)  # the whole space at a size never counted here: tens of seconds
+    assert proc is not None and proc.poll() is None
+    prewarm.stop()  # what the server's exit runs
+    assert proc.poll() is not None
+    time.sleep(0.2)
+    assert not os.path.exists(prewarm.marker(320, 5))  # stopped early: not marked done, so the next start goes on
