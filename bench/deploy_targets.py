@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from engine.deploy.accuracy import threads_default
+from engine.deploy.latency import cores
 from engine.deploy.calib import ImageReader, calibration_paths
 from engine.deploy.openvino_ir import compile_runner, read_onnx
 from engine.deploy.options import DeployOptions
@@ -32,8 +32,8 @@ def build_extra(onnx_path: str, imgsz: int, stride: int, calib: int, session) ->
     sess = session(dst)
     feed = sess.get_inputs()[0].name
     runners = {"onnx_int8": lambda x: sess.run(None, {feed: x}),
-               "openvino_fp32": compile_runner(read_onnx(onnx_path), threads_default()),
-               "openvino_int8": compile_runner(read_onnx(dst), threads_default())}
+               "openvino_fp32": compile_runner(read_onnx(onnx_path), cores()),
+               "openvino_int8": compile_runner(read_onnx(dst), cores())}
     return {"runners": runners, "int8_bytes": os.path.getsize(dst), "calib_s": round(time.perf_counter() - t0, 1)}
 
 

@@ -11,8 +11,6 @@ Latency is not timed here: every timing goes through engine/deploy/latency.time_
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
@@ -22,22 +20,14 @@ from ..heads import head_kind
 from ..train.boxes import label_rows
 from ..train.metrics import DetectionMetrics
 from ..train.trainer import TrainConfig
+from .latency import cores, ort_session
 from .predictor import decode
 
 
-def threads_default() -> int:
-    """The thread count every runtime gets when none is asked for: the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def ort_runner(path: str, threads: int | None = None):
-    """(run, session) for an ONNX file on onnxruntime's CPU provider with `threads` intra-op threads."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads = int(threads or threads_default())
-    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    """(run, session) for an ONNX file on onnxruntime's CPU provider with `threads` intra-op threads
+    (default: every core this process may use), the session latency.ort_session opens for timing."""
+    sess = ort_session(path, int(threads or cores()))
     name = sess.get_inputs()[0].name
 
     def run(x: np.ndarray) -> np.ndarray:

@@ -114,10 +114,10 @@ def ncnn_runner(param_path: str, threads: int | None = None):
     `param_path` (+ the .bin beside it) in fp32 on `threads` threads; NcnnError if it does not load."""
     import ncnn
 
-    from .accuracy import threads_default
+    from .latency import cores
 
     net = ncnn.Net()
-    net.opt.num_threads = int(threads or threads_default())
+    net.opt.num_threads = int(threads or cores())
     for flag in ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage"):
         setattr(net.opt, flag, False)
     weights = os.path.splitext(param_path)[0] + ".bin"

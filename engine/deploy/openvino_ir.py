@@ -88,11 +88,11 @@ def read_onnx(onnx_path: str):
 def compile_runner(model, threads: int | None = None):
     """A function x -> output0 (numpy) running `model` (an ov.Model or an .xml path) on the CPU plugin
     (f32 precision, LATENCY hint); OpenVinoError naming the layer when the plugin cannot run it."""
-    from .accuracy import threads_default
+    from .latency import cores
 
     core = _core()
     config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-              "INFERENCE_NUM_THREADS": int(threads or threads_default())}
+              "INFERENCE_NUM_THREADS": int(threads or cores())}
     try:
         with keep_signal_stack():  # the CPU plugin swaps this thread's signal stack (signal_stack.py)
             compiled = core.compile_model(core.read_model(model) if isinstance(model, str) else model, "CPU", config)

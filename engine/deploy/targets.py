@@ -23,10 +23,10 @@ import onnx
 from ..checkpoint import Loaded
 from ..data.config import load_data_config
 from ..heads import head_kind
-from .accuracy import evaluate, ort_runner, threads_default, val_set
+from .accuracy import evaluate, ort_runner, val_set
 from .calib import ImageReader, calibration_paths
 from .export import ExportError, ExportResult, export_onnx
-from .latency import CI_TARGET, ort_session, random_image, time_runner
+from .latency import CI_TARGET, cores, random_image, time_runner
 from .metadata import build_metadata, write_onnx_metadata
 from .options import DeployOptions
 
@@ -114,9 +114,7 @@ class _Runners:
 
                 self._made[path] = compile_runner(path, self.threads)
             else:  # the session Measure times (latency.ort_session): same options, same numbers
-                session = ort_session(path, self.threads)
-                name = session.get_inputs()[0].name
-                self._made[path] = lambda x, s=session, n=name: s.run(None, {n: x})[0]
+                self._made[path] = ort_runner(path, self.threads)[0]
         return self._made[path]
 
     def put(self, path: str, run) -> None:
@@ -178,7 +176,7 @@ def deploy(loaded: Loaded, out: str, imgsz: int | None = None, dynamic: bool = F
     if problem:
         raise ExportError(problem)
     say = log or (lambda _msg: None)
-    fmt, threads = opts.format.lower(), int(opts.threads or threads_default())
+    fmt, threads = opts.format.lower(), int(opts.threads or cores())
     if not loaded.trained:
         say(f"note: {loaded.source} is a design, not a checkpoint: the weights are untrained")
     measure = opts.measure if opts.measure is not None else (opts.int8 or fmt != "onnx")
