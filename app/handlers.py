@@ -116,18 +116,26 @@ def _evaluate_cached(design: Source, imgsz: int) -> dict:
 def timed_svg(text: str, imgsz: int, layer_ms: dict, name: str = "model") -> str | None:
     """The graph of the design `text` at `imgsz` with the measured milliseconds of each layer drawn as a
     time-share bar beside the FLOP-share bar (graph/render.py); None when the text is not a good design.
-    The design is resolved and counted once (cached with evaluate)."""
-    design = _text_source(text, name) if isinstance(text, str) else None
-    if design is None or isinstance(design, SpecError):
+    Drawn once per measurement: every design change that shows the measured design asks again."""
+    if not isinstance(text, str):
         return None
-    measured = _measured(design.spec, design.spec.name, int(imgsz))
+    return _timed_svg(text, int(imgsz), tuple(sorted(layer_ms.items())), name)
+
+
+@functools.lru_cache(maxsize=8)
+def _timed_svg(text: str, imgsz: int, layer_ms: tuple, name: str) -> str | None:
+    design = _text_source(text, name)
+    if isinstance(design, SpecError):
+        return None
+    measured = _measured(design.spec, design.spec.name, imgsz)  # cached with evaluate
     if isinstance(measured, SpecError):
         return None
     graph, counts, _, _ = measured
-    return render_svg(graph, counts, layer_ms)
+    return render_svg(graph, counts, dict(layer_ms))
 
 
 def _cache_clear() -> None:
+    _timed_svg.cache_clear()
     _text_source.cache_clear()
     _evaluate_cached.cache_clear()
     _measured.cache_clear()
